@@ -1,0 +1,226 @@
+"""The Python API: ``Queue`` gives programs every operation the CLI has.
+
+    from queuectl import Queue
+
+    with Queue("jobs.db") as q:
+        job = q.enqueue("echo hello", max_retries=5)
+        print(q.get(job.id).state)
+
+The API validates input, calls the store and returns records; it never prints.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from . import config as cfg
+from . import spec
+from .errors import NotFound, ValidationError
+from .models import Attempt, Job, Output, WorkerInfo
+from .states import State
+from .store import Store, open_store, resolve
+from .timeutil import now
+
+# `Queue.list` shadows the builtin inside the class body, so its annotations use these.
+Jobs = list[Job]
+Ids = list[str]
+
+
+class Status(NamedTuple):
+    counts: dict[State, int]
+    workers: list[WorkerInfo]
+
+    @property
+    def dlq(self) -> int:
+        return self.counts[State.DEAD]
+
+    def to_dict(self) -> dict[str, Any]:
+        jobs: dict[str, int] = {str(s): n for s, n in self.counts.items()}
+        jobs["total"] = sum(self.counts.values())
+        return {"jobs": jobs, "dlq": self.dlq, "workers": [w.to_dict() for w in self.workers]}
+
+
+def parse_state(text: str) -> State:
+    try:
+        return State(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in State)
+        raise ValidationError(f"unknown state {text!r}; valid states: {choices}") from None
+
+
+class Queue:
+    """A handle on one store (SQLite path or PostgreSQL URL)."""
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        store: Store | None = None,
+    ) -> None:
+        self.url = resolve(db) if store is None else store.location
+        self.store: Store = store if store is not None else open_store(self.url, create=create)
+
+    @property
+    def location(self) -> str:
+        return self.store.location
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- config -------------------------------------------------------------------------
+
+    def config(self) -> cfg.Config:
+        """The effective settings (store values over defaults)."""
+        return cfg.Config.from_stored(self.store.config_items())
+
+    def config_get(self, key: str) -> cfg.Number:
+        return cfg.get_value(self.config(), key)
+
+    def config_set(self, key: str, value: str | int | float) -> tuple[str, cfg.Number]:
+        name, number = cfg.parse_value(key, str(value))
+        self.store.config_set(name, cfg.encode(number))
+        return name, number
+
+    def config_unset(self, key: str) -> bool:
+        """Back to the default; returns whether a value had been set."""
+        name = cfg.resolve_key(key)[0].name
+        return self.store.config_unset(name)
+
+    def config_stored(self) -> dict[str, str]:
+        """Only the keys set in the store (raw), for showing which values are defaults."""
+        return self.store.config_items()
+
+    # --- enqueue ------------------------------------------------------------------------
+
+    def enqueue(self, command: str | None = None, **fields: Any) -> Job:
+        """Enqueue one job: ``enqueue("make test", priority=5, queue="ci")``."""
+        if command is not None:
+            if "command" in fields:
+                raise ValidationError("command: given twice")
+            fields["command"] = command
+        return self.enqueue_many([fields])[0]
+
+    def enqueue_many(self, specs: Iterable[Mapping[str, Any]], *, cwd: str | None = None) -> Jobs:
+        """Enqueue a batch: every job, or (on any error) none."""
+        items = ((f"item {i}", s) for i, s in enumerate(specs))
+        return self._insert(spec.build_batch(items, self.config(), cwd or os.getcwd(), now()))
+
+    def enqueue_text(self, text: str, *, cwd: str | None = None) -> Jobs:
+        """Enqueue the jobs of a file's text: one JSON object, a JSON array, or JSON Lines."""
+        jobs = spec.build_batch(spec.parse_batch(text), self.config(), cwd or os.getcwd(), now())
+        return self._insert(jobs)
+
+    def _insert(self, new: Sequence[Any]) -> Jobs:
+        if not new:
+            raise ValidationError("no jobs given")
+        self.store.insert_jobs(new)
+        return [
+            Job(
+                id=n.id,
+                command=n.command,
+                state=State.PENDING,
+                queue=n.queue,
+                priority=n.priority,
+                attempts=0,
+                runs=0,
+                max_retries=n.max_retries,
+                backoff_base=n.backoff_base,
+                timeout=n.timeout,
+                run_at=n.run_at,
+                next_run_at=n.run_at,
+                created_at=n.created_at,
+                updated_at=n.created_at,
+                exit_code=None,
+                last_error=None,
+                worker_id=None,
+                lease_expires_at=None,
+                cwd=n.cwd,
+                env=n.env,
+            )
+            for n in new
+        ]
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job
+
+    def list(
+        self,
+        *,
+        state: State | str | None = None,
+        queue: str | None = None,
+        limit: int | None = 100,
+        ready: bool = False,
+    ) -> Jobs:
+        """Jobs, newest first. ``ready``: only pending/failed jobs whose time has come."""
+        st = parse_state(state) if isinstance(state, str) else state
+        if ready and st not in (None, State.PENDING, State.FAILED):
+            raise ValidationError(f"--ready lists pending and failed jobs, not {st}")
+        if limit is not None and limit < 0:
+            raise ValidationError(f"limit: must be >= 0, got {limit}")
+        jobs = self.store.list_jobs(
+            state=None if ready else st,
+            queue=queue,
+            ready_at=now() if ready else None,
+            limit=limit or None,
+        )
+        if ready and st is not None:
+            jobs = [j for j in jobs if j.state is st]
+        return jobs
+
+    def counts(self) -> dict[State, int]:
+        return self.store.count_jobs()
+
+    def history(self, job_id: str) -> builtins.list[Attempt]:
+        self.get(job_id)
+        return self.store.attempts(job_id)
+
+    def logs(self, job_id: str, attempt: int | None = None) -> Output:
+        if attempt is not None and attempt < 1:
+            raise ValidationError(f"attempt: numbers start at 1, got {attempt}")
+        output = self.store.output(job_id, attempt)
+        if output is None:
+            job = self.get(job_id)
+            if attempt is None:
+                raise NotFound(f"job {job_id!r} has not run yet (it is {job.state})")
+            raise NotFound(f"job {job_id!r} has no attempt {attempt} (it has {job.runs})")
+        return output
+
+    def workers(self) -> builtins.list[WorkerInfo]:
+        """Registered workers that are alive (heartbeat within the lease timeout)."""
+        horizon = now() - self.config().lease_timeout
+        return [w for w in self.store.list_workers() if w.heartbeat_at >= horizon]
+
+    def status(self) -> Status:
+        return Status(self.counts(), self.workers())
+
+    # --- dead letter queue --------------------------------------------------------------
+
+    def dlq_list(self, *, limit: int | None = 100) -> Jobs:
+        return self.list(state=State.DEAD, limit=limit)
+
+    def dlq_retry(self, job_ids: Sequence[str] = (), *, all: bool = False) -> Ids:
+        """Revive dead jobs with a fresh retry budget (all or nothing)."""
+        if all and job_ids:
+            raise ValidationError("give job ids or --all, not both")
+        if not all and not job_ids:
+            raise ValidationError("give at least one job id, or --all")
+        return self.store.revive(None if all else list(dict.fromkeys(job_ids)), now())
+
+    def dlq_clear(self) -> int:
+        """Delete every dead job; returns how many."""
+        return self.store.purge_dead()

@@ -1,0 +1,67 @@
+"""What every command handler gets: the store (opened on first use) and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..api import Queue
+
+
+class Context:
+    def __init__(self, db: str | None, json: bool = False) -> None:
+        self.db = db
+        self.json = json
+        self._queue: Queue | None = None
+
+    def queue(self) -> Queue:
+        """Open the store only once the input is known to be valid."""
+        if self._queue is None:
+            self._queue = Queue(self.db)
+        return self._queue
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+            self._queue = None
+
+    def emit_json(self, document: Any) -> None:
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+    def say(self, text: str) -> None:
+        sys.stdout.write(text + "\n")
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    from ..timeutil import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -1,0 +1,265 @@
+"""`enqueue`, `list`, `show` and `logs`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+from ..errors import NotFound, UsageError, ValidationError
+from ..spec import parse_spec_argument
+from ..timeutil import now, parse_duration, parse_iso, to_iso
+from .context import Context, add_json, non_negative_int, positive_int
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "enqueue",
+        help="add a job: a shell command, a JSON spec, or --file",
+        description="Enqueue a shell command (or a JSON job spec starting with '{').",
+    )
+    p.add_argument("spec", nargs="?", metavar="COMMAND", help="shell command or JSON job spec")
+    p.add_argument("--file", "-f", metavar="F", help="JSON object, array or JSON Lines; - is stdin")
+    p.add_argument("--id", help="job id (default: a random UUID)")
+    p.add_argument("--max-retries", metavar="N", help="retries after the first attempt")
+    p.add_argument("--timeout", metavar="SECONDS", help="kill the command after this long")
+    p.add_argument("--priority", metavar="N", help="higher runs first (default 0)")
+    p.add_argument("--run-at", metavar="TIME", help="ISO 8601 time, e.g. 2030-01-31T09:00:00Z")
+    p.add_argument("--delay", metavar="DURATION", help="run after 30, 2.5, 90s, 5m, 2h or 1d")
+    p.add_argument("--queue", "-q", metavar="NAME", help="queue name (default: default)")
+    p.add_argument("--backoff-base", metavar="B", help="retry delay is B ** attempt seconds")
+    p.add_argument("--cwd", metavar="DIR", help="where the command runs (default: here)")
+    p.add_argument(
+        "--env", "-e", action="append", metavar="KEY=VALUE", help="environment (repeatable)"
+    )
+    add_json(p)
+    p.set_defaults(handler=enqueue)
+
+    p = sub.add_parser("list", help="list jobs, newest first")
+    p.add_argument("--state", "-s", help="pending, processing, completed, failed or dead")
+    p.add_argument("--queue", "-q", help="only this queue")
+    p.add_argument(
+        "--limit", "-n", type=non_negative_int, default=100, help="at most N (0: all; default 100)"
+    )
+    p.add_argument(
+        "--ready",
+        "--pending-ready-only",
+        action="store_true",
+        help="only jobs a worker could claim now",
+    )
+    add_json(p)
+    p.set_defaults(handler=list_jobs)
+
+    p = sub.add_parser("show", help="one job with its attempt history")
+    p.add_argument("id")
+    add_json(p)
+    p.set_defaults(handler=show)
+
+    p = sub.add_parser("logs", help="the captured stdout/stderr of an attempt")
+    p.add_argument("id")
+    p.add_argument("--attempt", "-a", type=positive_int, help="attempt number (default: latest)")
+    p.add_argument("--follow", "-F", action="store_true", help="stream until the attempt ends")
+    add_json(p)
+    p.set_defaults(handler=logs)
+
+
+# --- enqueue -------------------------------------------------------------------------------
+
+_OPTION_FIELDS = {
+    "id": ("id", str),
+    "max_retries": ("max_retries", int),
+    "timeout": ("timeout", float),
+    "priority": ("priority", int),
+    "queue": ("queue", str),
+    "backoff_base": ("backoff_base", float),
+    "cwd": ("cwd", str),
+}
+
+
+def _options_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The job fields given as options, typed; range checks happen in the spec builder."""
+    fields: dict[str, Any] = {}
+    for attr, (name, kind) in _OPTION_FIELDS.items():
+        raw = getattr(args, attr)
+        if raw is None:
+            continue
+        flag = "--" + attr.replace("_", "-")
+        if kind is str:
+            fields[name] = raw
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValidationError(f"{flag}: {raw!r} is not a number") from None
+        if kind is int:
+            if not number.is_integer() or not raw.strip().lstrip("+-").isdigit():
+                raise ValidationError(f"{flag}: {raw!r} is not a whole number")
+            fields[name] = int(raw)
+        else:
+            fields[name] = number
+    if args.run_at is not None and args.delay is not None:
+        raise ValidationError("--run-at and --delay: give one or the other")
+    if args.run_at is not None:
+        try:
+            parse_iso(args.run_at)
+        except ValueError as exc:
+            raise ValidationError(f"--run-at: {exc}") from None
+        fields["run_at"] = args.run_at
+    if args.delay is not None:
+        try:
+            delay = parse_duration(args.delay)
+        except ValueError as exc:
+            raise ValidationError(f"--delay: {exc}") from None
+        fields["run_at"] = to_iso(now() + delay)
+    if args.env:
+        env: dict[str, str] = {}
+        for item in args.env:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ValidationError(f"--env: expected KEY=VALUE, got {item!r}")
+            env[key] = value
+        fields["env"] = env
+    return fields
+
+
+def _read_file(name: str) -> str:
+    try:
+        if name == "-":
+            return sys.stdin.read()
+        with open(name, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ValidationError(f"--file: {name} does not exist") from None
+    except IsADirectoryError:
+        raise ValidationError(f"--file: {name} is a directory") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"--file: {name} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ValidationError(f"--file: cannot read {name}: {exc.strerror}") from None
+
+
+def enqueue(args: argparse.Namespace, ctx: Context) -> int:
+    options = _options_spec(args)
+    if args.file is not None:
+        if args.spec is not None:
+            raise UsageError("give a COMMAND or --file, not both")
+        if options:
+            raise UsageError("job options cannot be combined with --file; put them in the file")
+        text = _read_file(args.file)
+        jobs = ctx.queue().enqueue_text(text)
+        if ctx.json:
+            ctx.emit_json([j.to_dict() for j in jobs])
+        else:
+            sys.stdout.write("".join(j.id + "\n" for j in jobs))
+        return 0
+    if args.spec is None:
+        raise UsageError("give the command to run, a JSON job spec, or --file")
+    if args.spec.lstrip().startswith("{"):
+        fields = dict(parse_spec_argument(args.spec))
+        for name, value in options.items():
+            if name in fields:
+                raise ValidationError(f"{name}: given both in the JSON spec and as an option")
+            fields[name] = value
+    else:
+        fields = {"command": args.spec, **options}
+    job = ctx.queue().enqueue_many([fields])[0]
+    if ctx.json:
+        ctx.emit_json(job.to_dict())
+    else:
+        ctx.say(job.id)
+    return 0
+
+
+# --- list / show / logs --------------------------------------------------------------------
+
+
+def list_jobs(args: argparse.Namespace, ctx: Context) -> int:
+    from ..api import parse_state
+
+    state = parse_state(args.state) if args.state is not None else None
+    if args.queue is not None:
+        from ..spec import check_queue
+
+        try:
+            check_queue(args.queue)
+        except ValueError as exc:
+            raise ValidationError(f"--queue: {exc}") from None
+    jobs = ctx.queue().list(state=state, queue=args.queue, limit=args.limit, ready=args.ready)
+    if ctx.json:
+        ctx.emit_json([j.to_dict() for j in jobs])
+        return 0
+    from . import render
+
+    render.jobs_table(jobs, limit=args.limit)
+    return 0
+
+
+def show(args: argparse.Namespace, ctx: Context) -> int:
+    q = ctx.queue()
+    job = q.get(args.id)
+    history = q.history(args.id)
+    if ctx.json:
+        doc = job.to_dict()
+        doc["history"] = [a.to_dict() for a in history]
+        ctx.emit_json(doc)
+        return 0
+    from . import render
+
+    render.job_detail(job, history)
+    return 0
+
+
+def logs(args: argparse.Namespace, ctx: Context) -> int:
+    q = ctx.queue()
+    if not args.follow:
+        output = q.logs(args.id, args.attempt)
+        if ctx.json:
+            ctx.emit_json(output.to_dict())
+        else:
+            _write_raw(output.stdout, output.stderr)
+        return 0
+    return _follow(ctx, args.id, args.attempt)
+
+
+def _write_raw(out: bytes, err: bytes) -> None:
+    sys.stdout.flush()
+    if out:
+        os.write(sys.stdout.fileno(), out)
+    if err:
+        os.write(sys.stderr.fileno(), err)
+
+
+def _follow(ctx: Context, job_id: str, attempt: int | None) -> int:
+    """Print an attempt's output as it grows (polling the store) until the attempt ends."""
+    q = ctx.queue()
+    q.get(job_id)  # a missing job is an error at once, not a wait
+    printed = [0, 0]
+    while True:
+        try:
+            output = q.logs(job_id, attempt)
+        except NotFound:
+            if attempt is not None and q.get(job_id).runs >= attempt:
+                raise
+            time.sleep(0.2)  # not started yet: wait for its first attempt
+            continue
+        attempt = output.attempt
+        for i, (tail, total) in enumerate(
+            ((output.stdout, output.stdout_total), (output.stderr, output.stderr_total))
+        ):
+            start = total - len(tail)
+            if total > printed[i]:
+                chunk = tail[max(0, printed[i] - start) :]
+                if ctx.json:
+                    pass
+                elif i == 0:
+                    _write_raw(chunk, b"")
+                else:
+                    _write_raw(b"", chunk)
+                printed[i] = total
+        if output.finished:
+            if ctx.json:
+                ctx.emit_json(output.to_dict())
+            return 0
+        time.sleep(0.25)

@@ -1,0 +1,139 @@
+"""`worker start|stop|list` and the `start`/`stop` aliases."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ..errors import QueuectlError, ValidationError
+from ..store import is_postgres
+from .context import Context, add_json, positive_int, seconds
+
+
+def _start_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--count", "-c", type=positive_int, help="worker processes (config worker_count)"
+    )
+    p.add_argument(
+        "--queue",
+        "-q",
+        action="append",
+        metavar="Q",
+        help="only these queues (repeat, or comma-separate); default: all",
+    )
+    p.add_argument("--detach", "-d", action="store_true", help="run in the background")
+    p.add_argument("--log-file", metavar="PATH", help="with --detach: where the log goes")
+    p.add_argument("--quiet", action="store_true", help="do not log one line per job event")
+    add_json(p)
+    p.set_defaults(handler=start)
+
+
+def _stop_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force", action="store_true", help="terminate running jobs (they are put back)"
+    )
+    p.add_argument(
+        "--timeout", type=seconds, default=60.0, help="seconds to wait for them (default 60)"
+    )
+    add_json(p)
+    p.set_defaults(handler=stop)
+
+
+def register(sub: Any) -> None:
+    group = sub.add_parser("worker", help="start, stop and list workers")
+    group.set_defaults(group_parser=group, handler=None)
+    wsub = group.add_subparsers(dest="worker_command", metavar="ACTION")
+    _start_options(wsub.add_parser("start", help="run N worker processes under a supervisor"))
+    _stop_options(wsub.add_parser("stop", help="stop every worker of this store"))
+    p = wsub.add_parser("list", help="workers that are alive")
+    add_json(p)
+    p.set_defaults(handler=list_workers)
+    _start_options(sub.add_parser("start", help="alias of `worker start`"))
+    _stop_options(sub.add_parser("stop", help="alias of `worker stop`"))
+
+
+def _queues(raw: list[str] | None) -> tuple[str, ...] | None:
+    if not raw:
+        return None
+    from ..spec import check_queue
+
+    names: list[str] = []
+    for item in raw:
+        for name in item.split(","):
+            try:
+                names.append(check_queue(name.strip()))
+            except ValueError as exc:
+                raise ValidationError(f"--queue: {exc}") from None
+    return tuple(dict.fromkeys(names))
+
+
+def _default_log(url: str) -> str:
+    if is_postgres(url):
+        state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+        os.makedirs(os.path.join(state, "queuectl"), mode=0o700, exist_ok=True)
+        return os.path.join(state, "queuectl", "worker.log")
+    stem = os.path.splitext(url)[0]
+    return f"{stem}-worker.log"
+
+
+def start(args: argparse.Namespace, ctx: Context) -> int:
+    queues = _queues(args.queue)
+    if args.log_file and not args.detach:
+        raise ValidationError("--log-file goes with --detach (otherwise the log is stderr)")
+    q = ctx.queue()  # opens (and creates) the store, so that errors show here, not in a worker
+    count = args.count or q.config().worker_count
+    url = q.url
+    ctx.close()  # no connection may cross the fork into the workers
+
+    from ..worker.supervisor import Supervisor
+
+    supervisor = Supervisor(url, count, queues, quiet=args.quiet)
+    if not args.detach:
+        return supervisor.run()
+    from ..worker.control import start_detached
+
+    log_path = os.path.abspath(args.log_file or _default_log(url))
+    pid = start_detached(supervisor, log_path)
+    if ctx.json:
+        ctx.emit_json({"pid": pid, "workers": count, "log": log_path})
+    else:
+        ctx.say(
+            f"started {count} worker(s) in the background (supervisor pid {pid}); log: {log_path}"
+        )
+    return 0
+
+
+def stop(args: argparse.Namespace, ctx: Context) -> int:
+    from ..worker.control import stop_workers
+
+    report = stop_workers(ctx.queue(), force=args.force, timeout=args.timeout)
+    if ctx.json:
+        ctx.emit_json(
+            {
+                "stopped": [w.id for w in report.asked if w not in report.remaining],
+                "remaining": [w.id for w in report.remaining],
+            }
+        )
+    if report.remaining:
+        ids = ", ".join(w.id for w in report.remaining)
+        raise QueuectlError(
+            f"{len(report.remaining)} worker(s) still running after {args.timeout:g}s: {ids}"
+        )
+    if not ctx.json:
+        if report.asked:
+            ctx.say(f"stopped {len(report.asked)} worker(s)")
+        else:
+            ctx.say("no workers are running")
+    return 0
+
+
+def list_workers(args: argparse.Namespace, ctx: Context) -> int:
+    workers = ctx.queue().workers()
+    if ctx.json:
+        ctx.emit_json([w.to_dict() for w in workers])
+        return 0
+    from . import render
+
+    render.workers_table(workers)
+    return 0

@@ -1,0 +1,176 @@
+"""The records queuectl keeps: jobs, their attempts, and workers.
+
+They are immutable named tuples (cheap to build, and quick to import, which keeps the CLI's
+start-up light): a store returns a fresh one after every change. ``to_dict`` gives the
+JSON shapes of the CLI's ``--json`` output (SPEC §6).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .states import State
+from .timeutil import to_iso
+
+
+class NewJob(NamedTuple):
+    """A validated job spec, ready to insert (config defaults already copied in)."""
+
+    id: str
+    command: str
+    queue: str
+    priority: int
+    max_retries: int
+    backoff_base: float
+    timeout: float | None
+    run_at: float
+    cwd: str
+    env: dict[str, str]
+    created_at: float
+
+
+class Job(NamedTuple):
+    id: str
+    command: str
+    state: State
+    queue: str
+    priority: int
+    attempts: int  # attempts spent from the retry budget (reset by `dlq retry`)
+    runs: int  # attempts in the history, never reset; numbers them
+    max_retries: int
+    backoff_base: float
+    timeout: float | None
+    run_at: float
+    next_run_at: float | None
+    created_at: float
+    updated_at: float
+    exit_code: int | None
+    last_error: str | None
+    worker_id: str | None
+    lease_expires_at: float | None
+    cwd: str
+    env: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "command": self.command,
+            "state": str(self.state),
+            "queue": self.queue,
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "max_retries": self.max_retries,
+            "backoff_base": self.backoff_base,
+            "timeout": self.timeout,
+            "run_at": to_iso(self.run_at),
+            "next_run_at": to_iso(self.next_run_at),
+            "created_at": to_iso(self.created_at),
+            "updated_at": to_iso(self.updated_at),
+            "exit_code": self.exit_code,
+            "last_error": self.last_error,
+            "worker_id": self.worker_id,
+            "cwd": self.cwd,
+        }
+
+
+class Attempt(NamedTuple):
+    """One run of a job, kept as history."""
+
+    attempt: int  # 1-based position in the job's history
+    worker_id: str | None
+    started_at: float
+    finished_at: float | None
+    exit_code: int | None
+    timed_out: bool
+    error: str | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "worker_id": self.worker_id,
+            "started_at": to_iso(self.started_at),
+            "finished_at": to_iso(self.finished_at),
+            "duration": None if self.duration is None else round(self.duration, 6),
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "error": self.error,
+        }
+
+
+class Output(NamedTuple):
+    """The captured end of an attempt's stdout and stderr."""
+
+    job_id: str
+    attempt: int
+    stdout: bytes
+    stderr: bytes
+    stdout_total: int  # bytes the command wrote; more than len(stdout) when capped
+    stderr_total: int
+    finished: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.job_id,
+            "attempt": self.attempt,
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+        }
+
+
+class AttemptResult(NamedTuple):
+    """How an attempt ended, as the worker saw it."""
+
+    exit_code: int | None
+    error: str | None
+    timed_out: bool
+    started_at: float
+    finished_at: float
+    stdout: bytes = b""
+    stderr: bytes = b""
+    stdout_total: int = 0
+    stderr_total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and self.error is None
+
+
+class Outcome(NamedTuple):
+    """What a finished attempt does to its job (decided by the retry policy)."""
+
+    state: State  # COMPLETED, FAILED or DEAD
+    next_run_at: float | None
+
+
+class WorkerInfo(NamedTuple):
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...] | None  # None: every queue
+    state: str  # idle | busy | stopping
+    started_at: float
+    heartbeat_at: float
+    current_job: str | None
+    jobs_done: int
+    supervisor_pid: int | None = None
+    stop_requested: int = 0  # 0 no, 1 graceful, 2 force
+    wake: str | None = None  # where an enqueuer on the same host can wake it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "queues": list(self.queues) if self.queues is not None else None,
+            "state": self.state,
+            "started_at": to_iso(self.started_at),
+            "heartbeat_at": to_iso(self.heartbeat_at),
+            "current_job": self.current_job,
+            "jobs_done": self.jobs_done,
+        }

@@ -1,0 +1,341 @@
+"""Turning what a user typed into validated jobs.
+
+A job spec is a JSON object with the fields of SPEC §3. Every problem is reported as a
+``ValidationError`` that names the field (and, in a batch, the line or item), so that a
+user can fix it without guessing. Config values that the spec leaves out are copied in
+here, at enqueue time, so later ``config set`` changes do not rewrite queued jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from .config import Config
+from .errors import ValidationError
+from .models import NewJob
+from .timeutil import parse_iso
+
+MAX_COMMAND_BYTES = 128 * 1024
+MAX_TIMEOUT = 10 * 365 * 86400.0
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)
+ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+QUEUE_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,64}")
+
+FIELDS = (
+    "id",
+    "command",
+    "max_retries",
+    "timeout",
+    "priority",
+    "run_at",
+    "queue",
+    "backoff_base",
+    "cwd",
+    "env",
+)
+ALIASES = {"timeout_s": "timeout"}
+
+
+def new_id() -> str:
+    """A random UUID4, built without importing :mod:`uuid` (keeps the CLI quick to start)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# --- field checks: each takes the raw JSON value and returns the clean one ----------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def check_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    if not ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value[:40]!r} is not a valid id: use 1-128 characters from A-Z a-z 0-9 . _ : @ -"
+        )
+    return value
+
+
+def check_command(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    size = len(value.encode("utf-8", "surrogateescape"))
+    if size > MAX_COMMAND_BYTES:
+        raise ValueError(f"is {size} bytes; the limit is {MAX_COMMAND_BYTES} (128 KiB)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid UTF-8") from None
+    return value
+
+
+def _int(value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+            value = int(value)
+        else:
+            raise ValueError(f"must be a whole number, not {_kind(value)}")
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, not {_kind(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    return number
+
+
+def check_max_retries(value: Any) -> int:
+    return _int(value, 0, 1_000_000)
+
+
+def check_priority(value: Any) -> int:
+    return _int(value, *PRIORITY_RANGE)
+
+
+def check_timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = _float(value)
+    if not 0 < number <= MAX_TIMEOUT:
+        raise ValueError(
+            f"must be a number of seconds > 0 (at most {MAX_TIMEOUT:.0f}), got {value}"
+        )
+    return number
+
+
+def check_backoff_base(value: Any) -> float:
+    number = _float(value)
+    if not 1 <= number <= 1_000_000:
+        raise ValueError(f"must be >= 1 (and at most 1000000), got {value}")
+    return number
+
+
+def check_run_at(value: Any) -> float:
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 string, not {_kind(value)}")
+    return parse_iso(value)
+
+
+def check_queue(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    if not QUEUE_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value[:40]!r} is not a valid queue name: use 1-64 characters from "
+            "A-Z a-z 0-9 . _ : @ -"
+        )
+    return value
+
+
+def check_cwd(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    if not value or "\x00" in value:
+        raise ValueError("must be a non-empty path without NUL bytes")
+    return value
+
+
+def check_env(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError(f"must be an object of strings, not {_kind(value)}")
+    clean: dict[str, str] = {}
+    for key, item in value.items():
+        if not key or "=" in key or "\x00" in key:
+            raise ValueError(f"variable name {key!r} is not valid")
+        if not isinstance(item, str):
+            raise ValueError(f"value of {key!r} must be a string, not {_kind(item)}")
+        if "\x00" in item:
+            raise ValueError(f"value of {key!r} must not contain NUL bytes")
+        clean[key] = item
+    return clean
+
+
+CHECKS: dict[str, Callable[[Any], Any]] = {
+    "id": check_id,
+    "command": check_command,
+    "max_retries": check_max_retries,
+    "timeout": check_timeout,
+    "priority": check_priority,
+    "run_at": check_run_at,
+    "queue": check_queue,
+    "backoff_base": check_backoff_base,
+    "cwd": check_cwd,
+    "env": check_env,
+}
+
+
+def unknown_field(name: str) -> ValidationError:
+    import difflib
+
+    close = difflib.get_close_matches(name, [*FIELDS, *ALIASES], n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValidationError(f"unknown field {name!r}{hint}; known fields: {', '.join(FIELDS)}")
+
+
+def build(spec: Any, config: Config, cwd: str, now: float) -> NewJob:
+    """Validate one job spec (a mapping from JSON or from CLI options) into a ``NewJob``."""
+    if not isinstance(spec, Mapping):
+        raise ValidationError(f"a job must be a JSON object, not {_kind(spec)}")
+    clean: dict[str, Any] = {}
+    for raw_name, value in spec.items():
+        name = ALIASES.get(str(raw_name), str(raw_name))
+        check = CHECKS.get(name)
+        if check is None:
+            raise unknown_field(str(raw_name))
+        if name in clean:
+            raise ValidationError(f"{raw_name}: given twice (also as {name!r})")
+        try:
+            clean[name] = check(value)
+        except ValueError as exc:
+            raise ValidationError(f"{raw_name}: {exc}") from None
+    if "command" not in clean:
+        raise ValidationError("command: is required")
+    # An explicit null means "no timeout", even when the config sets a default one.
+    timeout = clean.get("timeout", config.job_timeout or None)
+    job_cwd = clean.get("cwd", cwd)
+    if not os.path.isabs(job_cwd):
+        job_cwd = os.path.normpath(os.path.join(cwd, job_cwd))
+    return NewJob(
+        id=clean.get("id") or new_id(),
+        command=clean["command"],
+        queue=clean.get("queue", "default"),
+        priority=clean.get("priority", 0),
+        max_retries=clean.get("max_retries", config.max_retries),
+        backoff_base=clean.get("backoff_base", config.backoff_base),
+        timeout=timeout,
+        run_at=clean.get("run_at", now),
+        cwd=job_cwd,
+        env=clean.get("env", {}),
+        created_at=now,
+    )
+
+
+# --- JSON input --------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"field {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` that refuses NaN/Infinity and repeated keys."""
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+
+
+def _json_error(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+    return f"invalid JSON: {exc}"
+
+
+def parse_spec_argument(text: str) -> Mapping[str, Any]:
+    """The JSON object given as the COMMAND argument of ``enqueue``."""
+    try:
+        value = loads(text)
+    except ValueError as exc:
+        raise ValidationError(_json_error(exc)) from None
+    if not isinstance(value, dict):
+        raise ValidationError(f"a job must be a JSON object, not {_kind(value)}")
+    return value
+
+
+def parse_batch(text: str) -> Iterator[tuple[str, Any]]:
+    """Yield ``(where, spec)`` from one JSON object, a JSON array, or JSON Lines."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValidationError("the file holds no jobs")
+    if stripped[0] == "[":
+        try:
+            value = loads(stripped)
+        except ValueError as exc:
+            raise ValidationError(_json_error(exc)) from None
+        if not isinstance(value, list):
+            raise ValidationError("expected a JSON array of job objects")
+        if not value:
+            raise ValidationError("the array holds no jobs")
+        for index, item in enumerate(value):
+            yield f"item {index}", item
+        return
+    lines = text.splitlines()
+    if len([ln for ln in lines if ln.strip()]) > 1:
+        # Either JSON Lines, or one object pretty-printed over many lines.
+        try:
+            whole = loads(stripped)
+        except ValueError:
+            whole = None
+        if isinstance(whole, dict):
+            yield "the object", whole
+            return
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = loads(line)
+            except ValueError as exc:
+                raise ValidationError(f"line {number}: {_json_error(exc)}") from None
+            yield f"line {number}", item
+        return
+    try:
+        value = loads(stripped)
+    except ValueError as exc:
+        raise ValidationError(_json_error(exc)) from None
+    yield "the object", value
+
+
+def build_batch(
+    items: Iterator[tuple[str, Any]], config: Config, cwd: str, now: float
+) -> list[NewJob]:
+    """Validate every spec of a batch; the first error names its line or item."""
+    jobs: list[NewJob] = []
+    seen: dict[str, str] = {}
+    for where, spec in items:
+        try:
+            job = build(spec, config, cwd, now)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc.message}") from None
+        if job.id in seen:
+            raise ValidationError(f"{where}: id {job.id!r} repeats {seen[job.id]}")
+        seen[job.id] = where
+        jobs.append(job)
+    return jobs

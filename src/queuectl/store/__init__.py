@@ -1,0 +1,64 @@
+"""Opening a store from a path or URL.
+
+A plain path or ``sqlite:///path`` is SQLite; ``postgresql://`` or ``postgres://`` is
+PostgreSQL. The PostgreSQL driver is imported only when such a URL is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import UsageError
+from .base import Store, Waker
+
+__all__ = ["Store", "Waker", "default_location", "is_postgres", "open_store", "resolve"]
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def default_location() -> str:
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return os.path.join(data, "queuectl", "queuectl.db")
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(PG_SCHEMES)
+
+
+def resolve(db: str | os.PathLike[str] | None) -> str:
+    """The store a command uses: ``--db``, else ``QUEUECTL_DB``, else the default path.
+
+    SQLite paths come back absolute, so a detached worker that changes directory still
+    finds the same file.
+    """
+    raw = os.fspath(db) if db is not None else os.environ.get("QUEUECTL_DB") or ""
+    if not raw:
+        return default_location()
+    if is_postgres(raw):
+        return raw
+    if raw.startswith("sqlite:"):
+        raw = raw[len("sqlite:") :]
+        if raw.startswith("//"):
+            raw = raw[2:]  # sqlite:///abs/path and sqlite:////abs/path both mean /abs/path
+        if not raw:
+            raise UsageError("sqlite: URL without a path")
+    elif "://" in raw:
+        scheme = raw.split("://", 1)[0]
+        raise UsageError(f"unsupported store URL scheme {scheme!r}; use a path or postgresql://")
+    return os.path.abspath(os.path.expanduser(raw))
+
+
+def open_store(url: str, *, create: bool = True, durable: bool = True) -> Store:
+    """Open (creating and migrating on first use) the store at a resolved location.
+
+    ``durable``: commit with a full sync (enqueues); workers pass False for cheaper commits.
+    """
+    if is_postgres(url):
+        raise UsageError("PostgreSQL stores are not supported by this version yet")
+    from .sqlite import SqliteStore
+
+    if create and url == default_location():
+        os.makedirs(os.path.dirname(url), mode=0o700, exist_ok=True)
+    return SqliteStore(url, create=create, durable=durable)

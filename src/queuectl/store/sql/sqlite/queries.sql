@@ -1,0 +1,196 @@
+-- Every SQL statement the SQLite store runs, by name (see store/queries.py).
+-- Job columns are always selected in the order of JOB_COLUMNS in store/sqlite.py.
+
+-- name: migrations_table
+CREATE TABLE IF NOT EXISTS queuectl_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at REAL NOT NULL
+)
+
+-- name: record_migration
+INSERT INTO queuectl_migrations (version, name, applied_at) VALUES (?, ?, ?)
+
+-- name: count_user_tables
+SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+
+-- name: insert_job
+INSERT INTO jobs (id, command, queue, state, priority, max_retries, backoff_base, timeout,
+                  run_at, next_run_at, created_at, updated_at, cwd, env)
+VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: existing_ids
+SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1
+
+-- name: get_job
+SELECT {job_columns} FROM jobs WHERE id = ?
+
+-- name: list_jobs
+SELECT {job_columns} FROM jobs ORDER BY seq DESC LIMIT ?
+
+-- name: list_jobs_state
+SELECT {job_columns} FROM jobs WHERE state = ? ORDER BY seq DESC LIMIT ?
+
+-- name: list_jobs_queue
+SELECT {job_columns} FROM jobs WHERE queue = ? ORDER BY seq DESC LIMIT ?
+
+-- name: list_jobs_state_queue
+SELECT {job_columns} FROM jobs WHERE state = ? AND queue = ? ORDER BY seq DESC LIMIT ?
+
+-- name: list_jobs_ready
+SELECT {job_columns} FROM jobs
+WHERE state IN ('pending', 'failed') AND next_run_at <= ?
+ORDER BY seq DESC LIMIT ?
+
+-- name: list_jobs_ready_queue
+SELECT {job_columns} FROM jobs
+WHERE state IN ('pending', 'failed') AND next_run_at <= ? AND queue = ?
+ORDER BY seq DESC LIMIT ?
+
+-- name: count_jobs
+SELECT state, count(*) FROM jobs GROUP BY state
+
+-- name: attempts
+SELECT attempt, worker_id, started_at, finished_at, exit_code, timed_out, error
+FROM attempts WHERE job_id = ? ORDER BY attempt
+
+-- name: output_latest
+SELECT attempt, stdout, stderr, stdout_total, stderr_total, finished_at IS NOT NULL
+FROM attempts WHERE job_id = ? ORDER BY attempt DESC LIMIT 1
+
+-- name: output_attempt
+SELECT attempt, stdout, stderr, stdout_total, stderr_total, finished_at IS NOT NULL
+FROM attempts WHERE job_id = ? AND attempt = ?
+
+-- name: job_state
+SELECT state FROM jobs WHERE id = ?
+
+-- name: revive
+UPDATE jobs
+SET state = 'pending', attempts = 0, next_run_at = ?, updated_at = ?,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = ? AND state = 'dead'
+
+-- name: revive_all
+UPDATE jobs
+SET state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE state = 'dead'
+RETURNING id
+
+-- name: purge_dead_attempts
+DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE state = 'dead')
+
+-- name: purge_dead
+DELETE FROM jobs WHERE state = 'dead'
+
+-- name: config_items
+SELECT key, value FROM config
+
+-- name: config_set
+INSERT INTO config (key, value) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: config_unset
+DELETE FROM config WHERE key = ?
+
+-- name: register_worker
+INSERT OR REPLACE INTO workers (id, host, pid, supervisor_pid, queues, state, started_at,
+                                heartbeat_at, current_job, jobs_done, stop_requested, wake)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, ?)
+
+-- name: unregister_worker
+DELETE FROM workers WHERE id = ?
+
+-- name: heartbeat_worker
+UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested
+
+-- name: extend_lease
+UPDATE jobs SET lease_expires_at = ?
+WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+
+-- name: list_workers
+SELECT id, host, pid, queues, state, started_at, heartbeat_at, current_job, jobs_done,
+       supervisor_pid, stop_requested, wake
+FROM workers ORDER BY started_at, id
+
+-- name: wake_addresses
+SELECT wake FROM workers WHERE host = ? AND wake IS NOT NULL AND state != 'busy'
+
+-- name: request_stop
+UPDATE workers SET stop_requested = max(stop_requested, ?) WHERE id = ?
+
+-- name: forget_worker
+DELETE FROM workers WHERE id = ?
+
+-- name: claim
+UPDATE jobs
+SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
+    lease_expires_at = ?3, updated_at = ?2, next_run_at = NULL
+WHERE seq = (
+    SELECT seq FROM jobs
+    WHERE state IN ('pending', 'failed') AND next_run_at <= ?2
+    ORDER BY priority DESC, next_run_at, seq
+    LIMIT 1
+)
+RETURNING {job_columns}
+
+-- name: claim_candidate_queue
+SELECT seq, priority, next_run_at FROM jobs
+WHERE state IN ('pending', 'failed') AND queue = ? AND next_run_at <= ?
+ORDER BY priority DESC, next_run_at, seq
+LIMIT 1
+
+-- name: claim_seq
+UPDATE jobs
+SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
+    lease_expires_at = ?3, updated_at = ?2, next_run_at = NULL
+WHERE seq = ?4 AND state IN ('pending', 'failed')
+RETURNING {job_columns}
+
+-- name: start_attempt
+INSERT OR REPLACE INTO attempts (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)
+
+-- name: worker_busy
+UPDATE workers SET state = 'busy', current_job = ?, heartbeat_at = ? WHERE id = ?
+
+-- name: save_output
+UPDATE attempts SET stdout = ?, stderr = ?, stdout_total = ?, stderr_total = ?
+WHERE job_id = ? AND attempt = ? AND finished_at IS NULL
+
+-- name: finish_job
+UPDATE jobs
+SET state = ?, next_run_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+
+-- name: finish_attempt
+UPDATE attempts
+SET finished_at = ?, exit_code = ?, timed_out = ?, error = ?,
+    stdout = ?, stderr = ?, stdout_total = ?, stderr_total = ?
+WHERE job_id = ? AND attempt = ?
+
+-- name: worker_idle
+UPDATE workers
+SET state = 'idle', current_job = NULL, jobs_done = jobs_done + ?, heartbeat_at = ?
+WHERE id = ?
+
+-- name: release_job
+UPDATE jobs
+SET state = 'pending', attempts = attempts - 1, runs = runs - 1, next_run_at = ?,
+    updated_at = ?, worker_id = NULL, lease_expires_at = NULL
+WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+
+-- name: drop_attempt
+DELETE FROM attempts WHERE job_id = ? AND attempt = ?
+
+-- name: expired
+SELECT {job_columns} FROM jobs
+WHERE state = 'processing' AND lease_expires_at < ?
+ORDER BY lease_expires_at LIMIT ?
+
+-- name: next_due
+SELECT min(next_run_at) FROM jobs WHERE state IN ('pending', 'failed')
+
+-- name: next_due_queue
+SELECT min(next_run_at) FROM jobs WHERE state IN ('pending', 'failed') AND queue = ?

@@ -1,0 +1,650 @@
+"""The SQLite store: one file, WAL mode, many processes on one host.
+
+Durability: enqueues commit with ``synchronous=FULL`` (fsync of the WAL), so a job that
+was acknowledged survives a power cut. Worker connections use ``synchronous=NORMAL``:
+their commits are atomic and survive a process crash, but the last few may roll back on
+a power cut. The worst case is a finished job that runs once more (at-least-once), never a
+lost job, because the enqueue itself was synced.
+
+Concurrency: every write is one ``BEGIN IMMEDIATE`` transaction, so claims are serialised by
+SQLite's writer lock and two workers can never take the same job. Busy waits are bounded
+by SQLite's busy timeout and retried here with backoff; a caller only ever sees
+``StoreUnavailable`` after ``busy_budget`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreUnavailable
+from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
+from ..states import State
+from .queries import load_migrations, load_queries
+
+T = TypeVar("T")
+
+APPLICATION_ID = 0x5143544C  # "QCTL" in the SQLite header marks a queuectl store
+BUSY_TIMEOUT = 2.0  # SQLite's own wait for a lock, per attempt
+
+JOB_COLUMNS = (
+    "id, command, state, queue, priority, attempts, runs, max_retries, backoff_base, timeout,"
+    " run_at, next_run_at, created_at, updated_at, exit_code, last_error, worker_id,"
+    " lease_expires_at, cwd, env"
+)
+
+_QUERIES: dict[str, str] | None = None
+
+
+def _queries() -> dict[str, str]:
+    global _QUERIES
+    if _QUERIES is None:
+        _QUERIES = {
+            name: sql.replace("{job_columns}", JOB_COLUMNS)
+            for name, sql in load_queries("sqlite").items()
+        }
+    return _QUERIES
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(
+        id=row[0],
+        command=row[1],
+        state=State(row[2]),
+        queue=row[3],
+        priority=row[4],
+        attempts=row[5],
+        runs=row[6],
+        max_retries=row[7],
+        backoff_base=row[8],
+        timeout=row[9],
+        run_at=row[10],
+        next_run_at=row[11],
+        created_at=row[12],
+        updated_at=row[13],
+        exit_code=row[14],
+        last_error=row[15],
+        worker_id=row[16],
+        lease_expires_at=row[17],
+        cwd=row[18],
+        env=json.loads(row[19]) if row[19] else {},
+    )
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def hostname() -> str:
+    """This host's name as workers register it (``QUEUECTL_HOSTNAME`` overrides it)."""
+    return os.environ.get("QUEUECTL_HOSTNAME") or os.uname().nodename
+
+
+class DatagramWaker:
+    """An abstract-namespace datagram socket: enqueuers on this host send it a byte."""
+
+    def __init__(self, worker_id: str) -> None:
+        import socket
+
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
+        name = f"queuectl/{os.getpid()}/{os.urandom(6).hex()}"
+        self._sock.bind("\0" + name)
+        self.address: str | None = "@" + name
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def drain(self) -> None:
+        try:
+            while True:
+                self._sock.recv(64)
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def wake(addresses: Sequence[str]) -> None:
+    """Nudge idle workers; a worker that is gone or already nudged is simply skipped."""
+    if not addresses:
+        return
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        for address in addresses:
+            if address.startswith("@"):
+                try:
+                    sock.sendto(b"!", "\0" + address[1:])
+                except OSError:
+                    pass
+
+
+class SqliteStore:
+    def __init__(
+        self,
+        path: str,
+        *,
+        create: bool = True,
+        durable: bool = True,
+        busy_budget: float = 30.0,
+    ) -> None:
+        self.path = path
+        self.location = path
+        self.busy_budget = busy_budget
+        self._q = _queries()
+        self._host = hostname()
+        self._conn = self._connect(create)
+        try:
+            self._prepare(durable)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # --- opening ------------------------------------------------------------------------
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        path = self.path
+        if os.path.isdir(path):
+            raise NotAStore(f"{path} is a directory, not a queuectl store")
+        if not os.path.exists(path):
+            if not create:
+                raise StoreUnavailable(f"no store at {path} (run `queuectl init` to create one)")
+            parent = os.path.dirname(path) or "."
+            if not os.path.isdir(parent):
+                raise StoreUnavailable(
+                    f"cannot create the store: directory {parent} does not exist"
+                )
+            try:
+                # Create it ourselves so that it is private from the first byte.
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create the store at {path}: {exc.strerror}"
+                ) from None
+        elif not os.access(path, os.R_OK):
+            raise StoreUnavailable(f"cannot read the store at {path}: permission denied")
+        try:
+            return sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
+
+    def _prepare(self, durable: bool) -> None:
+        try:
+            app_id, version = self._read(self._header)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from None
+        migrations = load_migrations("sqlite")
+        latest = len(migrations)
+        if app_id != APPLICATION_ID:
+            tables = self._read(lambda c: c.execute(self._q["count_user_tables"]).fetchone()[0])
+            if app_id != 0 or tables:
+                raise NotAStore(f"{self.path} is a SQLite database, but not a queuectl store")
+            self._exec_retry("PRAGMA journal_mode=WAL")
+        if version > latest:
+            raise StoreError(
+                f"the store at {self.path} has schema version {version}, newer than this "
+                f"queuectl knows ({latest}); upgrade queuectl"
+            )
+        if version < latest:
+            self._migrate(migrations)
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+
+    @staticmethod
+    def _header(conn: sqlite3.Connection) -> tuple[int, int]:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        return int(app_id), int(version)
+
+    def _migrate(self, migrations: list[tuple[int, str, str]]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            app_id, version = self._header(conn)  # re-read: another process may have won
+            if app_id not in (0, APPLICATION_ID):
+                raise NotAStore(f"{self.path} is a SQLite database, but not a queuectl store")
+            conn.execute(self._q["migrations_table"])
+            for number, name, sql in migrations[version:]:
+                for statement in _split_sql(sql):
+                    conn.execute(statement)
+                conn.execute(self._q["record_migration"], (number, name, time.time()))
+                conn.execute(f"PRAGMA user_version={number:d}")
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID:d}")
+
+        self._write(run)
+
+    def schema_version(self) -> int:
+        return self._read(self._header)[1]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- transactions -------------------------------------------------------------------
+
+    def _translate(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc).lower()
+        where = self.path
+        if "not a database" in text or "malformed" in text:
+            return NotAStore(f"{where} is not a queuectl store (not a SQLite database, or corrupt)")
+        if "readonly" in text or "read-only" in text:
+            return StoreUnavailable(f"cannot write to the store at {where}: it is read-only")
+        if "full" in text:
+            return StoreUnavailable(f"cannot write to the store at {where}: the disk is full")
+        if _is_busy(exc):
+            return StoreUnavailable(
+                f"the store at {where} stayed locked for over {self.busy_budget:g}s; try again"
+            )
+        if "unable to open" in text:
+            return StoreUnavailable(f"cannot open the store at {where}")
+        if "disk i/o" in text:
+            return StoreUnavailable(f"cannot use the store at {where}: disk I/O error")
+        return StoreUnavailable(f"store error at {where}: {exc}")
+
+    def _retrying(self, action: Callable[[], T]) -> T:
+        deadline = time.monotonic() + self.busy_budget
+        delay = 0.002
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise self._translate(exc) from None
+            except sqlite3.IntegrityError:
+                raise  # a constraint the caller turns into a precise message
+            except sqlite3.DatabaseError as exc:
+                raise self._translate(exc) from None
+            time.sleep(delay * (0.5 + os.urandom(1)[0] / 255))
+            delay = min(delay * 2, 0.1)
+
+    def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+
+        def attempt() -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = body(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise
+
+        return self._retrying(attempt)
+
+    def _read(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        return self._retrying(lambda: body(self._conn))
+
+    def _exec_retry(self, sql: str) -> None:
+        self._retrying(lambda: self._conn.execute(sql).fetchall())
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> None:
+        rows = [
+            (
+                j.id,
+                j.command,
+                j.queue,
+                j.priority,
+                j.max_retries,
+                j.backoff_base,
+                j.timeout,
+                j.run_at,
+                j.run_at,
+                j.created_at,
+                j.created_at,
+                j.cwd,
+                json.dumps(j.env) if j.env else None,
+            )
+            for j in jobs
+        ]
+        sql = self._q["insert_job"]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(sql, rows)
+
+        try:
+            self._write(run)
+        except sqlite3.IntegrityError:
+            existing = self._read(
+                lambda c: c.execute(
+                    self._q["existing_ids"], (json.dumps([j.id for j in jobs]),)
+                ).fetchone()
+            )
+            name = existing[0] if existing else "?"
+            raise Conflict(f"a job with id {name!r} already exists; nothing was enqueued") from None
+        self._wake_local()
+
+    def _wake_local(self) -> None:
+        try:
+            rows = self._conn.execute(self._q["wake_addresses"], (self._host,)).fetchall()
+        except sqlite3.Error:
+            return  # a missed wake-up only costs one poll interval
+        wake([r[0] for r in rows])
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self._read(lambda c: c.execute(self._q["get_job"], (job_id,)).fetchone())
+        return _job(row) if row else None
+
+    def list_jobs(
+        self,
+        *,
+        state: State | None = None,
+        queue: str | None = None,
+        ready_at: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        lim = -1 if limit is None else limit
+        args: tuple[object, ...]
+        if ready_at is not None:
+            if queue is None:
+                name, args = "list_jobs_ready", (ready_at, lim)
+            else:
+                name, args = "list_jobs_ready_queue", (ready_at, queue, lim)
+        elif state is not None and queue is not None:
+            name, args = "list_jobs_state_queue", (str(state), queue, lim)
+        elif state is not None:
+            name, args = "list_jobs_state", (str(state), lim)
+        elif queue is not None:
+            name, args = "list_jobs_queue", (queue, lim)
+        else:
+            name, args = "list_jobs", (lim,)
+        rows = self._read(lambda c: c.execute(self._q[name], args).fetchall())
+        return [_job(r) for r in rows]
+
+    def count_jobs(self) -> dict[State, int]:
+        rows = self._read(lambda c: c.execute(self._q["count_jobs"]).fetchall())
+        counts = dict.fromkeys(State, 0)
+        for state, n in rows:
+            counts[State(state)] = n
+        return counts
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        rows = self._read(lambda c: c.execute(self._q["attempts"], (job_id,)).fetchall())
+        return [
+            Attempt(
+                attempt=r[0],
+                worker_id=r[1],
+                started_at=r[2],
+                finished_at=r[3],
+                exit_code=r[4],
+                timed_out=bool(r[5]),
+                error=r[6],
+            )
+            for r in rows
+        ]
+
+    def output(self, job_id: str, attempt: int | None = None) -> Output | None:
+        args: tuple[object, ...]
+        if attempt is None:
+            name, args = "output_latest", (job_id,)
+        else:
+            name, args = "output_attempt", (job_id, attempt)
+        row = self._read(lambda c: c.execute(self._q[name], args).fetchone())
+        if row is None:
+            return None
+        return Output(
+            job_id=job_id,
+            attempt=row[0],
+            stdout=bytes(row[1] or b""),
+            stderr=bytes(row[2] or b""),
+            stdout_total=row[3],
+            stderr_total=row[4],
+            finished=bool(row[5]),
+        )
+
+    # --- dead letter queue --------------------------------------------------------------
+
+    def revive(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        q = self._q
+
+        def run(conn: sqlite3.Connection) -> list[str]:
+            if job_ids is None:
+                return [r[0] for r in conn.execute(q["revive_all"], (now,)).fetchall()]
+            for job_id in job_ids:
+                row = conn.execute(q["job_state"], (job_id,)).fetchone()
+                if row is None:
+                    raise NotFound(f"no job with id {job_id!r}; nothing was retried")
+                if row[0] != State.DEAD:
+                    raise Conflict(
+                        f"job {job_id!r} is {row[0]}, not in the DLQ; nothing was retried"
+                    )
+            for job_id in job_ids:
+                conn.execute(q["revive"], (now, now, job_id))
+            return list(job_ids)
+
+        revived = self._write(run)
+        if revived:
+            self._wake_local()
+        return revived
+
+    def purge_dead(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            conn.execute(self._q["purge_dead_attempts"])
+            return conn.execute(self._q["purge_dead"]).rowcount
+
+        return self._write(run)
+
+    # --- config -------------------------------------------------------------------------
+
+    def config_items(self) -> dict[str, str]:
+        rows = self._read(lambda c: c.execute(self._q["config_items"]).fetchall())
+        return {k: v for k, v in rows}
+
+    def config_set(self, key: str, value: str) -> None:
+        self._write(lambda c: c.execute(self._q["config_set"], (key, value)))
+
+    def config_unset(self, key: str) -> bool:
+        return bool(self._write(lambda c: c.execute(self._q["config_unset"], (key,)).rowcount))
+
+    # --- workers ------------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        queues = json.dumps(list(worker.queues)) if worker.queues is not None else None
+        args = (
+            worker.id,
+            worker.host,
+            worker.pid,
+            worker.supervisor_pid,
+            queues,
+            worker.state,
+            worker.started_at,
+            worker.heartbeat_at,
+            worker.wake,
+        )
+        self._write(lambda c: c.execute(self._q["register_worker"], args))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._write(lambda c: c.execute(self._q["unregister_worker"], (worker_id,)))
+
+    def heartbeat(
+        self, worker_id: str, job: Job | None, now: float, lease_until: float
+    ) -> tuple[int | None, bool]:
+        q = self._q
+
+        def run(conn: sqlite3.Connection) -> tuple[int | None, bool]:
+            row = conn.execute(q["heartbeat_worker"], (now, worker_id)).fetchall()
+            holds = True
+            if job is not None:
+                cur = conn.execute(q["extend_lease"], (lease_until, job.id, worker_id, job.runs))
+                holds = cur.rowcount == 1
+            return (int(row[0][0]) if row else None), holds
+
+        return self._write(run)
+
+    def list_workers(self) -> list[WorkerInfo]:
+        rows = self._read(lambda c: c.execute(self._q["list_workers"]).fetchall())
+        return [
+            WorkerInfo(
+                id=r[0],
+                host=r[1],
+                pid=r[2],
+                queues=tuple(json.loads(r[3])) if r[3] else None,
+                state=r[4],
+                started_at=r[5],
+                heartbeat_at=r[6],
+                current_job=r[7],
+                jobs_done=r[8],
+                supervisor_pid=r[9],
+                stop_requested=r[10],
+                wake=r[11],
+            )
+            for r in rows
+        ]
+
+    def request_stop(self, worker_ids: Sequence[str], level: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(self._q["request_stop"], [(level, w) for w in worker_ids])
+
+        self._write(run)
+
+    def forget_workers(self, worker_ids: Sequence[str]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(self._q["forget_worker"], [(w,) for w in worker_ids])
+
+        self._write(run)
+
+    # --- execution ----------------------------------------------------------------------
+
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, now: float, lease_until: float
+    ) -> Job | None:
+        q = self._q
+
+        def run(conn: sqlite3.Connection) -> Job | None:
+            if queues is None:
+                rows = conn.execute(q["claim"], (worker_id, now, lease_until)).fetchall()
+            else:
+                best: tuple[int, float, int] | None = None
+                for name in queues:
+                    cand = conn.execute(q["claim_candidate_queue"], (name, now)).fetchone()
+                    if cand is not None:
+                        key = (-cand[1], cand[2], cand[0])
+                        if best is None or key < best:
+                            best = key
+                if best is None:
+                    return None
+                rows = conn.execute(
+                    q["claim_seq"], (worker_id, now, lease_until, best[2])
+                ).fetchall()
+            if not rows:
+                return None
+            job = _job(rows[0])
+            conn.execute(q["start_attempt"], (job.id, job.runs, worker_id, now))
+            conn.execute(q["worker_busy"], (job.id, now, worker_id))
+            return job
+
+        return self._write(run)
+
+    def save_output(self, job: Job, result_so_far: AttemptResult) -> bool:
+        r = result_so_far
+        args = (r.stdout, r.stderr, r.stdout_total, r.stderr_total, job.id, job.runs)
+        return bool(self._write(lambda c: c.execute(self._q["save_output"], args).rowcount))
+
+    def finish(
+        self, job: Job, result: AttemptResult, outcome: Outcome, *, recovered: bool = False
+    ) -> bool:
+        q = self._q
+        r = result
+
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                q["finish_job"],
+                (
+                    str(outcome.state),
+                    outcome.next_run_at,
+                    r.exit_code,
+                    r.error,
+                    r.finished_at,
+                    job.id,
+                    job.worker_id,
+                    job.runs,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False  # fenced off: the lease was lost and the job moved on
+            conn.execute(
+                q["finish_attempt"],
+                (
+                    r.finished_at,
+                    r.exit_code,
+                    int(r.timed_out),
+                    r.error,
+                    r.stdout,
+                    r.stderr,
+                    r.stdout_total,
+                    r.stderr_total,
+                    job.id,
+                    job.runs,
+                ),
+            )
+            conn.execute(q["worker_idle"], (0 if recovered else 1, r.finished_at, job.worker_id))
+            return True
+
+        return self._write(run)
+
+    def release(self, job: Job, now: float) -> bool:
+        q = self._q
+
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(q["release_job"], (now, now, job.id, job.worker_id, job.runs))
+            if cur.rowcount != 1:
+                return False
+            conn.execute(q["drop_attempt"], (job.id, job.runs))
+            conn.execute(q["worker_idle"], (0, now, job.worker_id))
+            return True
+
+        released = self._write(run)
+        if released:
+            self._wake_local()
+        return released
+
+    def expired(self, now: float, limit: int = 100) -> list[Job]:
+        rows = self._read(lambda c: c.execute(self._q["expired"], (now, limit)).fetchall())
+        return [_job(r) for r in rows]
+
+    def next_due(self, queues: Sequence[str] | None) -> float | None:
+        if queues is None:
+            row = self._read(lambda c: c.execute(self._q["next_due"]).fetchone())
+            return row[0] if row else None
+        sql = self._q["next_due_queue"]
+
+        def run(conn: sqlite3.Connection) -> float | None:
+            found = [conn.execute(sql, (name,)).fetchone()[0] for name in queues]
+            due = [f for f in found if f is not None]
+            return min(due) if due else None
+
+        return self._read(run)
+
+    def open_waker(self, worker_id: str) -> DatagramWaker:
+        return DatagramWaker(worker_id)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (``executescript`` would commit mid-transaction)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in current.splitlines()
+    ):
+        statements.append(current.strip())
+    return statements

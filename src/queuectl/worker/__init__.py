@@ -1,0 +1,1 @@
+"""Workers: the supervisor, the worker loop and the command runner."""

@@ -1,0 +1,150 @@
+"""Starting and stopping workers from the CLI: detaching, and `worker stop`.
+
+Liveness is judged from ``/proc/PID/stat`` (a zombie counts as dead, since PID 1 may not
+reap it) for processes on this host, and from heartbeats for other hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from dataclasses import dataclass
+
+from ..api import Queue
+from ..models import WorkerInfo
+from ..store.sqlite import hostname
+from .supervisor import Supervisor
+
+DETACH_READY_TIMEOUT = 30.0
+
+
+def pid_alive(pid: int) -> bool:
+    """True when ``pid`` runs and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return stat[stat.rfind(b")") + 2 :][:1] != b"Z"
+
+
+def is_queuectl(pid: int) -> bool:
+    """Guard against a recycled pid before signalling it."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"queuectl" in f.read()
+    except OSError:
+        return False
+
+
+def start_detached(supervisor: Supervisor, log_path: str) -> int:
+    """Run ``supervisor`` in the background; returns its pid once every worker is up."""
+    read_fd, write_fd = os.pipe()
+    first = os.fork()
+    if first == 0:
+        code = 1
+        try:
+            os.close(read_fd)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            null = os.open(os.devnull, os.O_RDONLY)
+            out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.close(null)
+            os.close(out)
+            os.chdir("/")
+            os.write(write_fd, f"pid {os.getpid()}\n".encode())
+            supervisor.notify_fd = write_fd
+            supervisor.log.fd = 2
+            code = supervisor.run()
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    os.waitpid(first, 0)
+    data = b""
+    deadline = time.monotonic() + DETACH_READY_TIMEOUT
+    while b"ok\n" not in data and b"error" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([read_fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(read_fd, 1024)
+        if not chunk:
+            break
+        data += chunk
+    os.close(read_fd)
+    text = data.decode(errors="replace")
+    pid = int(text.split()[1]) if text.startswith("pid ") else 0
+    if "ok\n" not in text:
+        from ..errors import QueuectlError
+
+        raise QueuectlError(f"the workers did not start; see {log_path}")
+    return pid
+
+
+@dataclass(frozen=True)
+class StopReport:
+    asked: list[WorkerInfo]
+    remaining: list[WorkerInfo]
+
+
+def _gone(queue: Queue, worker: WorkerInfo, rows: dict[str, WorkerInfo], here: str) -> bool:
+    row = rows.get(worker.id)
+    if row is None:
+        return worker.host != here or not pid_alive(worker.pid)
+    if worker.host == here:
+        return not pid_alive(worker.pid)
+    return time.time() - row.heartbeat_at > queue.config().lease_timeout
+
+
+def stop_workers(queue: Queue, *, force: bool, timeout: float) -> StopReport:
+    """Ask every worker of the store to stop, then wait until they are gone."""
+    here = hostname()
+    targets = [
+        w
+        for w in queue.store.list_workers()
+        if (pid_alive(w.pid) if w.host == here else w in queue.workers())
+    ]
+    if not targets:
+        return StopReport([], [])
+    level = 2 if force else 1
+    queue.store.request_stop([w.id for w in targets], level)
+    signum = signal.SIGUSR1 if force else signal.SIGTERM
+    signalled: set[int] = set()
+    for w in targets:
+        if w.host != here:
+            continue
+        pid = w.supervisor_pid if w.supervisor_pid and pid_alive(w.supervisor_pid) else w.pid
+        if pid in signalled or not is_queuectl(pid):
+            continue
+        signalled.add(pid)
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = {w.id: w for w in queue.store.list_workers()}
+        remaining = [w for w in targets if not _gone(queue, w, rows, here)]
+        supervisors = [p for p in signalled if pid_alive(p)]
+        if (not remaining and not supervisors) or time.monotonic() >= deadline:
+            stale = [w.id for w in targets if w not in remaining and w.id in rows]
+            if stale:
+                queue.store.forget_workers(stale)
+            return StopReport(targets, remaining)
+        time.sleep(0.05)

@@ -1,0 +1,367 @@
+"""The worker: claim a job, run it, record the attempt, repeat.
+
+Each pass of the loop is a list of named steps: maintenance (heartbeat, lease recovery,
+config refresh), claim, execute and record, or wait for a wake-up. Signal handlers only
+set ``self.stop``; the loop acts on it:
+
+* SIGTERM / SIGINT: graceful, finish the running job and exit.
+* SIGUSR1: forced, terminate the running job and put it back without spending an attempt.
+* The supervisor's pipe closing (it died): terminate the job, record it as lost, exit.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..config import Config
+from ..errors import QueuectlError, StoreError
+from ..models import AttemptResult, Job, Outcome, WorkerInfo
+from ..retry import decide
+from ..states import Event, State
+from ..store import Store, Waker, open_store
+from ..store.sqlite import hostname
+from .log import EventLog
+from .runner import Command, Execution, Stop
+
+T = TypeVar("T")
+
+GRACEFUL = 1
+FORCE = 2
+
+EXIT_STOPPED = 0
+EXIT_ORPHANED = 3
+EXIT_CANNOT_START = 4
+
+RECOVERY_EVERY = 1.0  # seconds between scans for expired leases
+FLUSH_EVERY = 1.0  # seconds between saves of a running attempt's output
+
+
+def new_worker_id() -> str:
+    return f"{hostname()}:{os.getpid()}:{os.urandom(2).hex()}"
+
+
+def outcome_for(job: Job, result: AttemptResult, config: Config) -> Outcome:
+    """Apply the retry policy to a finished attempt."""
+    if result.ok:
+        return Outcome(State.COMPLETED, None)
+    decision = decide(
+        job.attempts, job.max_retries, job.backoff_base, config.max_backoff, config.backoff_jitter
+    )
+    if decision.event is Event.RETRY:
+        assert decision.delay is not None
+        return Outcome(State.FAILED, result.finished_at + decision.delay)
+    return Outcome(State.DEAD, None)
+
+
+def recover_expired(store: Store, config: Config, log: EventLog) -> int:
+    """Fail the attempts of jobs whose worker stopped renewing its lease."""
+    now = time.time()
+    recovered = 0
+    for job in store.expired(now):
+        result = AttemptResult(
+            exit_code=None,
+            error="worker lost: its lease expired",
+            timed_out=False,
+            started_at=job.updated_at,
+            finished_at=now,
+        )
+        outcome = outcome_for(job, result, config)
+        if store.finish(job, result, outcome, recovered=True):
+            recovered += 1
+            log(
+                "job_recovered",
+                job=job.id,
+                lost_worker=job.worker_id,
+                state=str(outcome.state),
+                attempt=job.runs,
+            )
+    return recovered
+
+
+class Worker:
+    def __init__(
+        self,
+        url: str,
+        *,
+        queues: tuple[str, ...] | None = None,
+        supervisor_pid: int | None = None,
+        parent_fd: int | None = None,
+        ready_fd: int | None = None,
+        report_job: Callable[[int], None] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.url = url
+        self.queues = queues
+        self.supervisor_pid = supervisor_pid
+        self.parent_fd = parent_fd
+        self.ready_fd = ready_fd
+        self.report_job = report_job or (lambda pgid: None)
+        self.id = new_worker_id()
+        self.log = EventLog(f"worker={os.getpid()}", quiet=quiet)
+        self.stop = 0
+        self.orphaned = False
+        self.config = Config()
+        self._sig_r, self._sig_w = os.pipe()
+        for fd in (self._sig_r, self._sig_w):
+            os.set_blocking(fd, False)
+        self._next_heartbeat = 0.0
+        self._next_recovery = 0.0
+        self._store: Store | None = None
+        self._waker: Waker | None = None
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signals()
+        try:
+            self._store = open_store(self.url, durable=False)
+            self.config = Config.from_stored(self._store.config_items())
+            self._waker = self._store.open_waker(self.id)
+            self._register()
+        except QueuectlError as exc:
+            self.log("worker_failed", error=exc.message)
+            return EXIT_CANNOT_START
+        if self.ready_fd is not None:
+            os.write(self.ready_fd, b"+")
+        self.log("worker_started", id=self.id, queues=",".join(self.queues or ["*"]))
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+        return EXIT_ORPHANED if self.orphaned else EXIT_STOPPED
+
+    def _register(self) -> None:
+        assert self._store is not None and self._waker is not None
+        now = time.time()
+        self._store.register_worker(
+            WorkerInfo(
+                id=self.id,
+                host=hostname(),
+                pid=os.getpid(),
+                queues=self.queues,
+                state="idle",
+                started_at=now,
+                heartbeat_at=now,
+                current_job=None,
+                jobs_done=0,
+                supervisor_pid=self.supervisor_pid,
+                wake=self._waker.address,
+            )
+        )
+        self._next_heartbeat = now + self._heartbeat_every()
+
+    def _shutdown(self) -> None:
+        store = self._store
+        if store is not None:
+            try:
+                store.unregister_worker(self.id)
+            except QueuectlError:
+                pass  # the row goes stale and readers ignore it after the lease timeout
+            store.close()
+        if self._waker is not None:
+            self._waker.close()
+        why = "supervisor exited" if self.orphaned else ("forced" if self.stop >= FORCE else "stop")
+        self.log("worker_stopped", reason=why)
+
+    def _install_signals(self) -> None:
+        def graceful(signum: int, frame: object) -> None:
+            self.stop = max(self.stop, GRACEFUL)
+
+        def force(signum: int, frame: object) -> None:
+            self.stop = FORCE
+
+        signal.signal(signal.SIGTERM, graceful)
+        signal.signal(signal.SIGINT, graceful)
+        signal.signal(signal.SIGUSR1, force)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.set_wakeup_fd(self._sig_w, warn_on_full_buffer=False)
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def _stopping(self) -> bool:
+        return self.stop > 0  # set by signal handlers and heartbeats between any two lines
+
+    def _loop(self) -> None:
+        while not self._stopping():
+            self._maintain()
+            if self._stopping():
+                break
+            job = self._persist("claim", self._claim)
+            if job is not None:
+                self._execute(job)
+            elif not self._stopping():
+                self._idle()
+
+    def _heartbeat_every(self) -> float:
+        return max(0.05, min(self.config.lease_timeout / 3, 2.0))
+
+    def _maintain(self) -> None:
+        store = self._store
+        assert store is not None
+        now = time.time()
+        try:
+            if now >= self._next_heartbeat:
+                self._heartbeat(None)
+                self.config = Config.from_stored(store.config_items())
+            if now >= self._next_recovery:
+                self._next_recovery = now + min(RECOVERY_EVERY, self.config.lease_timeout / 4)
+                recover_expired(store, self.config, self.log)
+        except StoreError as exc:
+            self.log("store_unavailable", error=exc.message, during="maintenance")
+
+    def _heartbeat(self, job: Job | None) -> bool:
+        """Returns whether the worker still holds ``job``."""
+        assert self._store is not None
+        now = time.time()
+        self._next_heartbeat = now + self._heartbeat_every()
+        level, holds = self._store.heartbeat(self.id, job, now, now + self.config.lease_timeout)
+        if level is None:
+            self._register()  # our row was pruned (e.g. after a long freeze): come back
+        elif level:
+            self.stop = max(self.stop, level)
+        return holds
+
+    def _claim(self) -> Job | None:
+        assert self._store is not None
+        now = time.time()
+        return self._store.claim(self.id, self.queues, now, now + self.config.lease_timeout)
+
+    def _idle(self) -> None:
+        store = self._store
+        assert store is not None and self._waker is not None
+        now = time.time()
+        timeout = min(self.config.poll_interval, max(0.0, self._next_heartbeat - now))
+        try:
+            due = store.next_due(self.queues)
+        except StoreError:
+            due = None
+        if due is not None:
+            timeout = min(timeout, max(0.0, due - now))
+        watch = [self._waker.fileno(), self._sig_r]
+        if self.parent_fd is not None:
+            watch.append(self.parent_fd)
+        try:
+            ready, _, _ = select.select(watch, [], [], timeout)
+        except InterruptedError:
+            ready = []
+        if self._waker.fileno() in ready:
+            self._waker.drain()
+        self._check_fds(ready)
+
+    def _check_fds(self, ready: list[int]) -> None:
+        if self._sig_r in ready:
+            try:
+                while os.read(self._sig_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        if self.parent_fd is not None and self.parent_fd in ready:
+            self.orphaned = True
+            self.stop = FORCE
+
+    # --- running one job ----------------------------------------------------------------
+
+    def _execute(self, job: Job) -> None:
+        env = dict(os.environ)
+        env.update(job.env)
+        env["QUEUECTL_JOB_ID"] = job.id
+        env["QUEUECTL_ATTEMPT"] = str(job.runs)
+        execution = Execution(
+            Command(job.command, job.cwd, env, job.timeout, self.config.output_limit)
+        )
+        self.log(
+            "job_started",
+            job=job.id,
+            attempt=f"{job.attempts}/{job.max_retries + 1}",
+            command=job.command,
+        )
+        execution.start()
+        self.report_job(execution.pid or 0)
+        last_flush = [time.monotonic(), 0]
+        watch = [self._sig_r] + ([self.parent_fd] if self.parent_fd is not None else [])
+
+        def tick() -> Stop | None:
+            ready, _, _ = select.select(watch, [], [], 0)
+            self._check_fds(ready)
+            if self.orphaned:
+                return Stop.ORPHANED
+            if self.stop >= FORCE:
+                return Stop.FORCE
+            try:
+                if time.time() >= self._next_heartbeat and not self._heartbeat(job):
+                    return Stop.LEASE_LOST
+                if self.stop >= FORCE:
+                    return Stop.FORCE
+                self._flush_output(job, execution, last_flush)
+            except StoreError as exc:
+                self.log("store_unavailable", error=exc.message, during="heartbeat", job=job.id)
+            return None
+
+        tick_every = min(self._heartbeat_every(), FLUSH_EVERY)
+        result = execution.wait(watch, tick, tick_every)
+        self.report_job(0)
+        self._record(job, result, execution.stop_reason)
+
+    def _flush_output(self, job: Job, execution: Execution, last: list[float]) -> None:
+        now = time.monotonic()
+        written = execution.out.total + execution.err.total
+        if now - last[0] >= FLUSH_EVERY and written != last[1]:
+            assert self._store is not None
+            self._store.save_output(job, execution.progress())
+            last[0], last[1] = now, written
+
+    def _record(self, job: Job, result: AttemptResult, stop: Stop | None) -> None:
+        store = self._store
+        assert store is not None
+        if stop is Stop.LEASE_LOST:
+            self.log("job_abandoned", job=job.id, reason=stop.value)
+            return
+        if stop is Stop.FORCE:
+            released = self._persist("release", lambda: store.release(job, time.time()))
+            self.log("job_released", job=job.id, released=bool(released))
+            return
+        outcome = outcome_for(job, result, self.config)
+        saved = self._persist("finish", lambda: store.finish(job, result, outcome))
+        fields: dict[str, object] = {
+            "job": job.id,
+            "exit": result.exit_code,
+            "duration": f"{result.finished_at - result.started_at:.3f}s",
+        }
+        if not saved:
+            self.log(
+                "job_result_dropped", reason="lease lost before the result was saved", **fields
+            )
+        elif outcome.state is State.COMPLETED:
+            self.log("job_completed", **fields)
+        elif outcome.state is State.FAILED:
+            assert outcome.next_run_at is not None
+            retry_in = max(0.0, outcome.next_run_at - time.time())
+            self.log("job_failed", error=result.error, retry_in=f"{retry_in:.1f}s", **fields)
+        else:
+            self.log("job_dead", error=result.error, **fields)
+
+    def _persist(self, what: str, action: Callable[[], T]) -> T | None:
+        """Run a store call until it succeeds; a result must never be dropped silently."""
+        delay = 0.05
+        warned = False
+        while True:
+            try:
+                return action()
+            except StoreError as exc:
+                if not warned:
+                    self.log("store_unavailable", error=exc.message, during=what)
+                    warned = True
+            if self.orphaned or (self.stop and what == "claim"):
+                return None
+            watch = [self._sig_r] + ([self.parent_fd] if self.parent_fd is not None else [])
+            try:
+                ready, _, _ = select.select(watch, [], [], delay)
+            except InterruptedError:
+                ready = []
+            self._check_fds(ready)
+            delay = min(delay * 2, 5.0)

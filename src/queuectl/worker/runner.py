@@ -1,0 +1,324 @@
+"""Running one attempt of a shell command.
+
+The command runs as ``/bin/sh -c COMMAND`` in a new session (so it leads its own process
+group), with stdin from ``/dev/null``, in the job's directory and environment. Only the
+last ``output_limit`` bytes of stdout and stderr are kept. The attempt ends when the shell
+exits: background children that keep the pipes open do not hold it. On a timeout, or when
+the worker must stop, the whole group gets SIGTERM and, after a short grace, SIGKILL.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+from ..models import AttemptResult
+
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+_CHUNK = 65536
+
+
+class Stop(enum.Enum):
+    """Why a running command is being terminated (besides its own timeout)."""
+
+    FORCE = "terminated by a forced shutdown"
+    ORPHANED = "worker lost: its supervisor exited"
+    LEASE_LOST = "lease lost: the job was recovered by another worker"
+
+
+class Command(NamedTuple):
+    command: str
+    cwd: str
+    env: Mapping[str, str]
+    timeout: float | None
+    output_limit: int
+
+
+class Tail:
+    """Keeps the last ``limit`` bytes written, and how many were written in all."""
+
+    __slots__ = ("_buf", "limit", "total")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.total = 0
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.limit <= 0:
+            return
+        self._buf += data
+        # Trim in large steps so a chatty command costs amortised O(1) per byte.
+        if len(self._buf) > 2 * self.limit:
+            del self._buf[: len(self._buf) - self.limit]
+
+    def value(self) -> bytes:
+        if self.limit <= 0:
+            return b""
+        return bytes(self._buf[-self.limit :])
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies do not count)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except OSError:
+            return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Fields after the ")" that closes the command name: state ppid pgrp ...
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def describe_exit(code: int) -> str | None:
+    """A readable reason for a non-zero exit status, None for success."""
+    if code == 0:
+        return None
+    if code == 127:
+        return "command not found (exit 127)"
+    if code == 126:
+        return "command not executable (exit 126)"
+    if code > 128 and code - 128 < 65:
+        return f"killed by {_signal_name(code - 128)} (exit {code})"
+    return f"exit code {code}"
+
+
+class Execution:
+    """One running attempt. ``start`` spawns it; ``wait`` supervises it to the end."""
+
+    def __init__(self, cmd: Command) -> None:
+        self.cmd = cmd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.out = Tail(cmd.output_limit)
+        self.err = Tail(cmd.output_limit)
+        self.started_at = time.time()
+        self.stop_reason: Stop | None = None
+        self.timed_out = False
+        self._kill_at: float | None = None
+        self._spawn_error: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        cmd = self.cmd
+        self.started_at = time.time()
+        if not os.path.isdir(cmd.cwd):
+            self._spawn_error = f"working directory {cmd.cwd} does not exist"
+            return
+        try:
+            self.proc = subprocess.Popen(
+                ["/bin/sh", "-c", cmd.command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cmd.cwd,
+                env=cmd.env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            self._spawn_error = f"cannot start the command: {exc.strerror or exc}"
+
+    def progress(self) -> AttemptResult:
+        """The attempt so far (for ``logs --follow``)."""
+        return self._result(None, None, time.time())
+
+    def terminate(self, reason: Stop | None = None) -> None:
+        """SIGTERM the whole group now; SIGKILL follows after the grace period."""
+        if reason is not None and self.stop_reason is None:
+            self.stop_reason = reason
+        if self._kill_at is not None or self.proc is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        self._kill_at = time.monotonic() + KILL_GRACE
+
+    def _signal_group(self, signum: int) -> None:
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def wait(
+        self,
+        watch: Sequence[int],
+        on_tick: Callable[[], Stop | None],
+        tick_every: float,
+    ) -> AttemptResult:
+        """Run until the shell exits, reading its output.
+
+        ``on_tick`` is called every ``tick_every`` seconds and whenever a ``watch`` fd is
+        readable; returning a ``Stop`` terminates the command.
+        """
+        proc = self.proc
+        if proc is None:
+            now = time.time()
+            return AttemptResult(None, self._spawn_error, False, self.started_at, now)
+        assert proc.stdout is not None and proc.stderr is not None
+        pipes = {proc.stdout.fileno(): self.out, proc.stderr.fileno(): self.err}
+        sel = selectors.DefaultSelector()
+        try:
+            exit_fd = os.pidfd_open(proc.pid)
+        except OSError:
+            exit_fd = -1  # no pidfd: fall back to polling the child
+        try:
+            for fd in pipes:
+                sel.register(fd, selectors.EVENT_READ)
+            if exit_fd >= 0:
+                sel.register(exit_fd, selectors.EVENT_READ)
+            for fd in watch:
+                sel.register(fd, selectors.EVENT_READ)
+            status = self._loop(sel, pipes, exit_fd, set(watch), on_tick, tick_every)
+        finally:
+            sel.close()
+            if exit_fd >= 0:
+                os.close(exit_fd)
+        finished = time.time()
+        for fd, tail in pipes.items():
+            _drain(fd, tail)
+        proc.stdout.close()
+        proc.stderr.close()
+        if self.timed_out or self.stop_reason is not None:
+            self._finish_group()
+        return self._result(status, self._reason(status), finished)
+
+    def _loop(
+        self,
+        sel: selectors.BaseSelector,
+        pipes: dict[int, Tail],
+        exit_fd: int,
+        watch: set[int],
+        on_tick: Callable[[], Stop | None],
+        tick_every: float,
+    ) -> int:
+        proc = self.proc
+        assert proc is not None
+        start = time.monotonic()
+        deadline = start + self.cmd.timeout if self.cmd.timeout else None
+        next_tick = start + tick_every
+        while True:
+            now = time.monotonic()
+            wake_at = next_tick
+            if deadline is not None and not self.timed_out:
+                wake_at = min(wake_at, deadline)
+            if self._kill_at is not None:
+                wake_at = min(wake_at, self._kill_at)
+            timeout = max(0.0, wake_at - now)
+            if exit_fd < 0:
+                timeout = min(timeout, 0.01)
+            tick = False
+            exited = False
+            for key, _ in sel.select(timeout):
+                fd = int(key.fd)
+                if fd in pipes:
+                    try:
+                        data = os.read(fd, _CHUNK)
+                    except OSError:
+                        data = b""
+                    if data:
+                        pipes[fd].feed(data)
+                    else:
+                        sel.unregister(fd)
+                elif fd == exit_fd:
+                    exited = True
+                elif fd in watch:
+                    tick = True
+            if exited or (exit_fd < 0 and proc.poll() is not None):
+                return proc.wait()
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and not self.timed_out:
+                self.timed_out = True
+                self.terminate()
+            if self._kill_at is not None and now >= self._kill_at:
+                self._signal_group(signal.SIGKILL)
+                self._kill_at = now + 3600  # sent; just wait for the exit now
+            if tick or now >= next_tick:
+                next_tick = now + tick_every
+                reason = on_tick()
+                if reason is not None:
+                    self.terminate(reason)
+                    # The watched fds may stay readable (a closed pipe): stop polling them.
+                    for fd in watch:
+                        sel.unregister(fd)
+                    watch = set()
+
+    def _finish_group(self) -> None:
+        """After a kill, make sure nothing of the group lingers (grandchildren included)."""
+        assert self.proc is not None
+        pgid = self.proc.pid
+        if self._kill_at is None:
+            self.terminate()
+        kill_at = self._kill_at if self._kill_at is not None else time.monotonic()
+        kill_at = min(kill_at, time.monotonic() + KILL_GRACE)
+        while time.monotonic() < kill_at and group_alive(pgid):
+            time.sleep(0.02)
+        self._signal_group(signal.SIGKILL)
+
+    def _reason(self, status: int) -> str | None:
+        if self.stop_reason is not None:
+            return self.stop_reason.value
+        if self.timed_out:
+            return f"timed out after {self.cmd.timeout:g}s"
+        if status < 0:
+            return f"killed by {_signal_name(-status)}"
+        return describe_exit(status)
+
+    def _result(self, status: int | None, error: str | None, finished: float) -> AttemptResult:
+        exit_code = None if status is None else (128 - status if status < 0 else status)
+        return AttemptResult(
+            exit_code=exit_code,
+            error=error,
+            timed_out=self.timed_out,
+            started_at=self.started_at,
+            finished_at=finished,
+            stdout=self.out.value(),
+            stderr=self.err.value(),
+            stdout_total=self.out.total,
+            stderr_total=self.err.total,
+        )
+
+
+def _drain(fd: int, tail: Tail) -> None:
+    """Read what the shell left in a pipe without waiting for writers that outlive it."""
+    try:
+        os.set_blocking(fd, False)
+        for _ in range(64):  # bounded: a background child may keep writing forever
+            data = os.read(fd, _CHUNK)
+            if not data:
+                return
+            tail.feed(data)
+    except BlockingIOError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EBADF, errno.EIO):
+            raise

@@ -1,0 +1,264 @@
+"""The supervisor: starts N worker processes, restarts crashed ones, relays signals.
+
+* First SIGINT/SIGTERM/SIGHUP: graceful stop, relayed to the workers as SIGTERM.
+* A second one, or SIGUSR1: forced stop, relayed as SIGUSR1.
+* It is a child subreaper (Linux), so the jobs of a worker that crashed are re-parented to
+  it: it terminates their process groups (the lease then recovers the jobs) and reaps
+  every child, since PID 1 may not.
+* Workers hold the read end of a pipe whose write end only the supervisor has: when the
+  supervisor dies, however it dies, they see EOF and stop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import select
+import signal
+import struct
+import time
+from dataclasses import dataclass, field
+
+from .log import EventLog
+from .loop import EXIT_CANNOT_START, EXIT_ORPHANED, EXIT_STOPPED, Worker
+from .runner import KILL_GRACE
+
+PR_SET_CHILD_SUBREAPER = 36
+RESTART_DELAY_MAX = 30.0
+
+
+def _become_subreaper() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: crashed workers' jobs are then left to the lease alone
+
+
+@dataclass
+class Slot:
+    index: int
+    pid: int = 0
+    started: float = 0.0
+    crashes: int = 0
+    restart_at: float = 0.0
+    stopped: bool = False  # exited on purpose; not restarted
+
+
+@dataclass
+class Supervisor:
+    url: str
+    count: int
+    queues: tuple[str, ...] | None = None
+    quiet: bool = False
+    notify_fd: int | None = None  # --detach: told "ok" once every worker is up
+    log: EventLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = EventLog(f"supervisor={os.getpid()}", quiet=self.quiet)
+        self.stop = 0
+        self._relayed = 0
+        self._slots = [Slot(i) for i in range(self.count)]
+        # Each worker writes the process group of its running job into its 8-byte cell, so
+        # that the supervisor can clean up after a worker that died mid-job.
+        self._jobs = mmap.mmap(-1, max(8 * self.count, mmap.PAGESIZE))
+        self._orphans: dict[int, float] = {}  # job process group -> when to SIGKILL it
+        self._ready = 0
+        self._failed_start = False
+        self._private_fds: list[int] = []
+
+    # --- signals ------------------------------------------------------------------------
+
+    def _install_signals(self, wake_fd: int) -> None:
+        def graceful(signum: int, frame: object) -> None:
+            self.stop = min(2, self.stop + 1)
+
+        def force(signum: int, frame: object) -> None:
+            self.stop = 2
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, graceful)
+        signal.signal(signal.SIGUSR1, force)
+        signal.signal(signal.SIGCHLD, lambda s, f: None)  # only to wake the select
+        signal.set_wakeup_fd(wake_fd, warn_on_full_buffer=False)
+
+    def _relay(self) -> None:
+        if self.stop <= self._relayed:
+            return
+        self._relayed = self.stop
+        signum = signal.SIGTERM if self.stop == 1 else signal.SIGUSR1
+        self.log("stopping", mode="graceful" if self.stop == 1 else "force")
+        for slot in self._slots:
+            if slot.pid:
+                try:
+                    os.kill(slot.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _spawn(self, slot: Slot, death_r: int, death_w: int, ready_w: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker process
+            code = EXIT_CANNOT_START
+            try:
+                for fd in (death_w, *self._private_fds):
+                    os.close(fd)
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                cell = slot.index * 8
+
+                def report(pgid: int) -> None:
+                    struct.pack_into("q", self._jobs, cell, pgid)
+
+                code = Worker(
+                    self.url,
+                    queues=self.queues,
+                    supervisor_pid=os.getppid(),
+                    parent_fd=death_r,
+                    ready_fd=ready_w,
+                    report_job=report,
+                    quiet=self.quiet,
+                ).run()
+            finally:
+                os._exit(code)
+        slot.pid = pid
+        slot.started = time.monotonic()
+
+    def _job_of(self, slot: Slot) -> int:
+        return int(struct.unpack_from("q", self._jobs, slot.index * 8)[0])
+
+    def _reaped(self, slot: Slot, status: int) -> None:
+        code = os.waitstatus_to_exitcode(status)
+        pgid = self._job_of(slot)
+        struct.pack_into("q", self._jobs, slot.index * 8, 0)
+        slot.pid = 0
+        if code in (EXIT_STOPPED, EXIT_ORPHANED) and not pgid:
+            slot.stopped = True
+            return
+        if code == EXIT_CANNOT_START:
+            slot.stopped = True
+            self._failed_start = True
+            return
+        self.log("worker_crashed", slot=slot.index, exit=code)
+        if pgid:
+            # Its job would otherwise run on, unsupervised, beside the recovered attempt.
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            self._orphans[pgid] = time.monotonic() + KILL_GRACE
+            self.log("job_group_terminated", pgid=pgid)
+        if self.stop:
+            slot.stopped = True
+            return
+        lived = time.monotonic() - slot.started
+        slot.crashes = 0 if lived > 60 else slot.crashes + 1
+        slot.restart_at = time.monotonic() + min(RESTART_DELAY_MAX, 0.1 * 2**slot.crashes)
+
+    def _kill_orphans(self) -> None:
+        now = time.monotonic()
+        for pgid, when in list(self._orphans.items()):
+            if now >= when:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                del self._orphans[pgid]
+
+    # --- main loop ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        _become_subreaper()
+        sig_r, sig_w = os.pipe()
+        for fd in (sig_r, sig_w):
+            os.set_blocking(fd, False)
+        death_r, death_w = os.pipe()
+        ready_r, ready_w = os.pipe()
+        self._private_fds = [sig_r, sig_w, ready_r]
+        self._install_signals(sig_w)
+        self.log(
+            "supervisor_started",
+            workers=self.count,
+            queues=",".join(self.queues or ["*"]),
+            store=self.url,
+        )
+        for slot in self._slots:
+            self._spawn(slot, death_r, death_w, ready_w)
+        while True:
+            self._relay()
+            live = [s for s in self._slots if s.pid]
+            if (
+                not live
+                and not self._orphans
+                and (self.stop or all(s.stopped for s in self._slots))
+            ):
+                break
+            timeout = 1.0
+            waiting = [s.restart_at for s in self._slots if not s.pid and not s.stopped]
+            if waiting:
+                timeout = max(0.0, min(timeout, min(waiting) - time.monotonic()))
+            if self._orphans:
+                timeout = min(timeout, 0.1)
+            try:
+                ready, _, _ = select.select([sig_r, ready_r], [], [], timeout)
+            except InterruptedError:
+                ready = []
+            if sig_r in ready:
+                _drain(sig_r)
+            if ready_r in ready:
+                self._on_ready(os.read(ready_r, 1024))
+            self._reap()
+            self._kill_orphans()
+            if self._failed_start and not self.stop:
+                self.log("supervisor_failed", reason="a worker could not start; see above")
+                self.stop = 1
+            if not self.stop:
+                now = time.monotonic()
+                for slot in self._slots:
+                    if not slot.pid and not slot.stopped and now >= slot.restart_at:
+                        self._spawn(slot, death_r, death_w, ready_w)
+                        self.log("worker_restarted", slot=slot.index, pid=slot.pid)
+        self.log("supervisor_stopped")
+        self._notify(b"error: workers stopped before they were ready\n")
+        for fd in (sig_r, sig_w, death_r, death_w, ready_r, ready_w):
+            os.close(fd)
+        return 1 if self._failed_start else 0
+
+    def _on_ready(self, data: bytes) -> None:
+        self._ready += len(data)
+        if self._ready == self.count:
+            self.log("workers_ready", workers=self.count)
+            self._notify(b"ok\n")
+
+    def _notify(self, message: bytes) -> None:
+        if self.notify_fd is not None:
+            try:
+                os.write(self.notify_fd, message)
+                os.close(self.notify_fd)
+            except OSError:
+                pass
+            self.notify_fd = None
+
+    def _reap(self) -> None:
+        by_pid = {s.pid: s for s in self._slots if s.pid}
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            slot = by_pid.get(pid)
+            if slot is not None:
+                self._reaped(slot, status)
+            # Anything else was a job process re-parented to us; reaping it is all we owe.
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass

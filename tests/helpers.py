@@ -1,0 +1,167 @@
+"""Shared test helpers: the real `queuectl` executable, workers, and deadline waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+
+T = TypeVar("T")
+
+QUEUECTL = str(Path(sys.executable).with_name("queuectl"))
+
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class Result(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class Cli:
+    """Runs the installed `queuectl` against one store."""
+
+    def __init__(self, db: str, cwd: Path, env: dict[str, str]) -> None:
+        self.db = db
+        self.cwd = cwd
+        self.env = env
+
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 60, db: bool = True
+    ) -> Result:
+        env = dict(self.env)
+        if db:
+            env["QUEUECTL_DB"] = self.db
+        proc = subprocess.run(
+            [QUEUECTL, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            cwd=self.cwd,
+            env=env,
+            timeout=timeout,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str, input: str | None = None) -> Result:
+        result = self.run(*args, input=input)
+        assert result.code == 0, f"queuectl {' '.join(args)} failed: {result}"
+        assert "Traceback" not in result.err
+        return result
+
+    def json(self, *args: str) -> Any:
+        return self.ok(*args, "--json").json()
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        doc: dict[str, Any] = self.json("show", job_id)
+        return doc
+
+    def state(self, job_id: str) -> str:
+        return str(self.job(job_id)["state"])
+
+    def counts(self) -> dict[str, int]:
+        doc: dict[str, int] = self.json("status")["jobs"]
+        return doc
+
+    def workers(self, *args: str) -> Workers:
+        return Workers(self, *args)
+
+
+class Workers:
+    """A `queuectl worker start` supervisor run as a real background process."""
+
+    def __init__(self, cli: Cli, *args: str, env: dict[str, str] | None = None) -> None:
+        self.cli = cli
+        self.log_path = cli.cwd / f"worker-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        full_env = dict(cli.env)
+        full_env["QUEUECTL_DB"] = cli.db
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [QUEUECTL, "worker", "start", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=cli.cwd,
+            env=full_env,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, count: int = 1, timeout: float = 15) -> None:
+        wait_for(
+            lambda: self.log().count("action=worker_started") >= count,
+            timeout,
+            what=f"{count} workers to start",
+        )
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for line in self.log().splitlines():
+            if "action=worker_started" in line:
+                pids.append(int(line.split("worker=")[1].split()[0]))
+        return pids
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(5)
+        self._log.close()
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter of /proc/PID/stat (None when the process is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except FileNotFoundError:
+        return None
+    return stat[stat.rfind(b")") + 2 :][:1].decode()
+
+
+def alive(pid: int) -> bool:
+    state = proc_state(pid)
+    return state is not None and state != "Z"

@@ -1,0 +1,307 @@
+"""What every store must do (SQLite and PostgreSQL alike)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from queuectl.errors import Conflict, NotFound
+from queuectl.models import AttemptResult, Job, NewJob, Outcome, WorkerInfo
+from queuectl.states import State
+from queuectl.store import Store
+
+from .conftest import StoreFactory
+
+T0 = 1_800_000_000.0
+
+
+def new(job_id: str, **kw: object) -> NewJob:
+    fields: dict[str, object] = dict(
+        id=job_id,
+        command="true",
+        queue="default",
+        priority=0,
+        max_retries=3,
+        backoff_base=2.0,
+        timeout=None,
+        run_at=T0,
+        cwd="/tmp",
+        env={},
+        created_at=T0,
+    )
+    fields.update(kw)
+    return NewJob(**fields)  # type: ignore[arg-type]
+
+
+def result(ok: bool = True, at: float = T0 + 1, **kw: object) -> AttemptResult:
+    fields: dict[str, object] = dict(
+        exit_code=0 if ok else 1,
+        error=None if ok else "exit code 1",
+        timed_out=False,
+        started_at=at - 0.5,
+        finished_at=at,
+        stdout=b"out",
+        stderr=b"err",
+        stdout_total=3,
+        stderr_total=3,
+    )
+    fields.update(kw)
+    return AttemptResult(**fields)  # type: ignore[arg-type]
+
+
+def claim(store: Store, worker: str = "w1", now: float = T0 + 1, queues=None) -> Job | None:  # type: ignore[no-untyped-def]
+    return store.claim(worker, queues, now, now + 30)
+
+
+def test_insert_and_get(store: Store) -> None:
+    store.insert_jobs([new("a", env={"K": "V"}, timeout=5.0, priority=-3)])
+    job = store.get_job("a")
+    assert job is not None
+    assert (job.state, job.attempts, job.runs, job.timeout, job.priority) == (
+        State.PENDING,
+        0,
+        0,
+        5.0,
+        -3,
+    )
+    assert job.env == {"K": "V"}
+    assert job.next_run_at == T0
+    assert store.get_job("missing") is None
+
+
+def test_duplicate_id_refuses_the_whole_batch(store: Store) -> None:
+    store.insert_jobs([new("a", command="original")])
+    with pytest.raises(Conflict, match="'a'"):
+        store.insert_jobs([new("b"), new("a", command="intruder"), new("c")])
+    assert store.get_job("a").command == "original"  # type: ignore[union-attr]
+    assert store.get_job("b") is None and store.get_job("c") is None
+
+
+def test_claim_order_priority_then_due_then_age(store: Store) -> None:
+    store.insert_jobs(
+        [
+            new("old-low", priority=0, run_at=T0 - 10),
+            new("high", priority=5, run_at=T0),
+            new("low-earlier", priority=0, run_at=T0 - 20),
+            new("future-top", priority=99, run_at=T0 + 100),
+            new("low-same-time", priority=0, run_at=T0 - 10),
+        ]
+    )
+    order = []
+    while (job := claim(store)) is not None:
+        order.append(job.id)
+    assert order == ["high", "low-earlier", "old-low", "low-same-time"]
+
+
+def test_claim_marks_processing_and_starts_the_attempt(store: Store) -> None:
+    store.register_worker(worker_info("w1"))
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    assert (job.state, job.attempts, job.runs, job.worker_id) == (State.PROCESSING, 1, 1, "w1")
+    assert job.lease_expires_at == T0 + 31
+    (attempt,) = store.attempts("a")
+    assert (attempt.attempt, attempt.worker_id, attempt.finished_at) == (1, "w1", None)
+    (w,) = store.list_workers()
+    assert (w.state, w.current_job) == ("busy", "a")
+    assert claim(store) is None
+
+
+def test_claim_respects_queues(store: Store) -> None:
+    store.insert_jobs(
+        [new("d1"), new("e1", queue="emails", priority=1), new("r1", queue="reports", priority=2)]
+    )
+    assert claim(store, queues=["emails", "default"]).id == "e1"  # type: ignore[union-attr]
+    assert claim(store, queues=["emails"]) is None
+    assert claim(store, queues=["reports"]).id == "r1"  # type: ignore[union-attr]
+    assert claim(store).id == "d1"  # type: ignore[union-attr]
+
+
+def test_finish_success_and_history(store: Store) -> None:
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    assert store.finish(job, result(), Outcome(State.COMPLETED, None))
+    done = store.get_job("a")
+    assert done is not None
+    assert (done.state, done.exit_code, done.worker_id, done.next_run_at) == (
+        State.COMPLETED,
+        0,
+        None,
+        None,
+    )
+    (attempt,) = store.attempts("a")
+    assert attempt.finished_at == T0 + 1 and attempt.exit_code == 0
+    out = store.output("a")
+    assert out is not None and (out.stdout, out.stderr, out.finished) == (b"out", b"err", True)
+
+
+def test_failed_job_waits_for_its_retry_time(store: Store) -> None:
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    assert store.finish(job, result(ok=False), Outcome(State.FAILED, T0 + 10))
+    failed = store.get_job("a")
+    assert failed is not None and failed.state is State.FAILED and failed.last_error == "exit code 1"
+    assert claim(store, now=T0 + 9) is None
+    assert store.next_due(None) == T0 + 10
+    again = claim(store, now=T0 + 10)
+    assert again is not None and (again.attempts, again.runs) == (2, 2)
+    assert [a.attempt for a in store.attempts("a")] == [1, 2]
+
+
+def test_results_are_fenced_by_worker_and_attempt(store: Store) -> None:
+    store.insert_jobs([new("a")])
+    first = claim(store, "w1")
+    assert first is not None
+    # The lease expires and the job is recovered and claimed by another worker.
+    assert store.expired(T0 + 100) == [first]
+    assert store.finish(first, result(ok=False, error="lost"), Outcome(State.FAILED, T0))
+    second = claim(store, "w2", now=T0 + 101)
+    assert second is not None and second.runs == 2
+    # The first worker comes back with a late result: it must change nothing.
+    assert not store.finish(first, result(), Outcome(State.COMPLETED, None))
+    assert not store.release(first, T0 + 102)
+    assert store.heartbeat("w1", first, T0 + 102, T0 + 200)[1] is False
+    current = store.get_job("a")
+    assert current is not None and (current.state, current.worker_id) == (State.PROCESSING, "w2")
+
+
+def test_heartbeat_extends_the_lease(store: Store) -> None:
+    store.register_worker(worker_info("w1"))
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    assert store.heartbeat("w1", job, T0 + 20, T0 + 60) == (0, True)
+    assert store.expired(T0 + 40) == []
+    assert [j.id for j in store.expired(T0 + 61)] == ["a"]
+
+
+def test_release_gives_the_attempt_back(store: Store) -> None:
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    assert store.release(job, T0 + 2)
+    back = store.get_job("a")
+    assert back is not None and (back.state, back.attempts, back.runs) == (State.PENDING, 0, 0)
+    assert store.attempts("a") == []
+
+
+def test_revive_is_all_or_nothing(store: Store) -> None:
+    store.insert_jobs([new("dead1", max_retries=0), new("dead2", max_retries=0), new("fine")])
+    for _ in range(2):
+        job = claim(store)
+        assert job is not None
+        store.finish(job, result(ok=False), Outcome(State.DEAD, None))
+    with pytest.raises(NotFound, match="'nope'"):
+        store.revive(["dead1", "nope"], T0 + 5)
+    with pytest.raises(Conflict, match="'fine' is pending"):
+        store.revive(["dead1", "fine"], T0 + 5)
+    assert store.get_job("dead1").state is State.DEAD  # type: ignore[union-attr]
+    assert store.revive(["dead1"], T0 + 5) == ["dead1"]
+    revived = store.get_job("dead1")
+    assert revived is not None
+    assert (revived.state, revived.attempts, revived.runs) == (State.PENDING, 0, 1)
+    assert store.revive(None, T0 + 6) == ["dead2"]
+    assert store.revive(None, T0 + 6) == []
+
+
+def test_purge_dead(store: Store) -> None:
+    store.insert_jobs([new("a", max_retries=0), new("b")])
+    job = claim(store)
+    assert job is not None and job.id == "a"
+    store.finish(job, result(ok=False), Outcome(State.DEAD, None))
+    assert store.purge_dead() == 1
+    assert store.get_job("a") is None and store.attempts("a") == []
+    assert store.get_job("b") is not None
+
+
+def test_counts_and_listing(store: Store) -> None:
+    store.insert_jobs([new(f"j{i}", queue="q2" if i % 2 else "default") for i in range(5)])
+    job = claim(store)
+    assert job is not None
+    counts = store.count_jobs()
+    assert counts[State.PENDING] == 4 and counts[State.PROCESSING] == 1
+    assert sum(counts.values()) == 5
+    assert [j.id for j in store.list_jobs()] == ["j4", "j3", "j2", "j1", "j0"]
+    assert [j.id for j in store.list_jobs(limit=2)] == ["j4", "j3"]
+    assert [j.id for j in store.list_jobs(queue="q2")] == ["j3", "j1"]
+    assert [j.id for j in store.list_jobs(state=State.PROCESSING)] == [job.id]
+    ready = store.list_jobs(ready_at=T0 + 1)
+    assert job.id not in [j.id for j in ready] and len(ready) == 4
+
+
+def test_config_round_trip(store: Store) -> None:
+    assert store.config_items() == {}
+    store.config_set("max_retries", "5")
+    store.config_set("max_retries", "6")
+    assert store.config_items() == {"max_retries": "6"}
+    assert store.config_unset("max_retries") is True
+    assert store.config_unset("max_retries") is False
+
+
+def worker_info(worker_id: str, host: str = "h1") -> WorkerInfo:
+    return WorkerInfo(
+        id=worker_id,
+        host=host,
+        pid=123,
+        queues=("a", "b"),
+        state="idle",
+        started_at=T0,
+        heartbeat_at=T0,
+        current_job=None,
+        jobs_done=0,
+        supervisor_pid=100,
+        wake="@x",
+    )
+
+
+def test_worker_registry_and_stop_requests(store: Store) -> None:
+    store.register_worker(worker_info("w1"))
+    store.register_worker(worker_info("w2"))
+    assert [w.id for w in store.list_workers()] == ["w1", "w2"]
+    store.request_stop(["w1"], 1)
+    assert store.heartbeat("w1", None, T0 + 1, T0 + 31) == (1, True)
+    assert store.heartbeat("w2", None, T0 + 1, T0 + 31) == (0, True)
+    store.request_stop(["w1"], 2)
+    store.request_stop(["w1"], 1)  # a later graceful request does not soften a force
+    assert store.heartbeat("w1", None, T0 + 2, T0 + 32)[0] == 2
+    store.unregister_worker("w1")
+    store.forget_workers(["w2"])
+    assert store.list_workers() == []
+    assert store.heartbeat("w1", None, T0 + 3, T0 + 33)[0] is None
+
+
+def test_concurrent_claims_never_share_a_job(open_new: StoreFactory) -> None:
+    seed = open_new()
+    seed.insert_jobs([new(f"j{i}", run_at=time.time() - 1) for i in range(200)])
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        s = open_new(durable=False)
+        while (job := s.claim(name, None, time.time(), time.time() + 30)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(claimed) == sorted(f"j{i}" for i in range(200))
+
+
+def test_output_of_a_running_attempt(store: Store) -> None:
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    assert store.save_output(job, result(stdout=b"partial", stdout_total=7, stderr=b""))
+    out = store.output("a")
+    assert out is not None and (out.stdout, out.finished) == (b"partial", False)
+    store.finish(job, result(), Outcome(State.COMPLETED, None))
+    assert not store.save_output(job, result(stdout=b"late"))
+    assert store.output("a", 1).stdout == b"out"  # type: ignore[union-attr]
+    assert store.output("a", 2) is None
