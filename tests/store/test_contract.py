@@ -144,7 +144,9 @@ def test_failed_job_waits_for_its_retry_time(store: Store) -> None:
     assert job is not None
     assert store.finish(job, result(ok=False), Outcome(State.FAILED, T0 + 10))
     failed = store.get_job("a")
-    assert failed is not None and failed.state is State.FAILED and failed.last_error == "exit code 1"
+    assert (
+        failed is not None and failed.state is State.FAILED and failed.last_error == "exit code 1"
+    )
     assert claim(store, now=T0 + 9) is None
     assert store.next_due(None) == T0 + 10
     again = claim(store, now=T0 + 10)

@@ -23,7 +23,14 @@ from .context import Context
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one ``error:`` line and exit code 2."""
+    """argparse, but a usage error is one ``error:`` line and exit code 2.
+
+    Abbreviated options are off everywhere: `--lim` must not silently mean `--limit`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -33,7 +40,6 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="queuectl",
         description="A background job queue for shell commands.",
-        allow_abbrev=False,
     )
     parser.add_argument(
         "--db",

@@ -28,10 +28,12 @@ STATE_STYLE = {
 
 
 def _console() -> Console:
-    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
-        return Console()
+    if sys.stdout.isatty():
+        return Console(highlight=False)
     # Piped output keeps whole ids and commands on one line for grep and friends.
-    return Console(width=200, no_color=True, highlight=False)
+    columns = os.environ.get("COLUMNS", "")
+    width = max(200, int(columns)) if columns.isdigit() else 200
+    return Console(width=width, no_color=True, highlight=False)
 
 
 def _when(ts: float | None) -> str:
@@ -59,7 +61,7 @@ def jobs_table(jobs: list[Job], *, limit: int | None = None, empty: str = "No jo
     if not jobs:
         console.print(empty)
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("ID", no_wrap=True, overflow="fold")
     table.add_column("STATE", no_wrap=True)
     table.add_column("ATTEMPTS", justify="right", no_wrap=True)
@@ -117,7 +119,9 @@ def job_detail(job: Job, history: list[Attempt]) -> None:
     if not history:
         console.print("\nNo attempts yet.")
         return
-    table = Table(title="History", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table = Table(
+        title="History", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False
+    )
     for name in ("#", "STARTED", "DURATION", "EXIT", "TIMED OUT", "WORKER", "ERROR"):
         table.add_column(name, no_wrap=name != "ERROR")
     for a in history:
@@ -140,7 +144,7 @@ def workers_table(workers: Iterable[WorkerInfo]) -> None:
     if not workers:
         console.print("No workers are running.")
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("WORKER", "HOST", "PID", "STATE", "QUEUES", "CURRENT JOB", "DONE", "HEARTBEAT"):
         table.add_column(name, no_wrap=True)
     for w in workers:
@@ -159,7 +163,9 @@ def workers_table(workers: Iterable[WorkerInfo]) -> None:
 
 def status_view(status: Status, location: str) -> None:
     console = _console()
-    counts = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Jobs", title_justify="left")
+    counts = Table(
+        box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title="Jobs", title_justify="left"
+    )
     counts.add_column("STATE")
     counts.add_column("COUNT", justify="right")
     for state in State:
@@ -175,7 +181,7 @@ def status_view(status: Status, location: str) -> None:
 
 def config_table(values: Mapping[str, Number], stored: set[str]) -> None:
     console = _console()
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("KEY", "VALUE", "DEFAULT", "MEANING"):
         table.add_column(name)
     for key, value in values.items():

@@ -1,5 +1,7 @@
 -- Every SQL statement the SQLite store runs, by name (see store/queries.py).
 -- Job columns are always selected in the order of JOB_COLUMNS in store/sqlite.py.
+-- Hot statements name their index (INDEXED BY): without ANALYZE statistics the planner
+-- may otherwise pick jobs_state and sort every claimable job on each claim.
 
 -- name: migrations_table
 CREATE TABLE IF NOT EXISTS queuectl_migrations (
@@ -128,7 +130,7 @@ UPDATE jobs
 SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
     lease_expires_at = ?3, updated_at = ?2, next_run_at = NULL
 WHERE seq = (
-    SELECT seq FROM jobs
+    SELECT seq FROM jobs INDEXED BY jobs_claim
     WHERE state IN ('pending', 'failed') AND next_run_at <= ?2
     ORDER BY priority DESC, next_run_at, seq
     LIMIT 1
@@ -136,7 +138,7 @@ WHERE seq = (
 RETURNING {job_columns}
 
 -- name: claim_candidate_queue
-SELECT seq, priority, next_run_at FROM jobs
+SELECT seq, priority, next_run_at FROM jobs INDEXED BY jobs_claim_queue
 WHERE state IN ('pending', 'failed') AND queue = ? AND next_run_at <= ?
 ORDER BY priority DESC, next_run_at, seq
 LIMIT 1
@@ -185,12 +187,12 @@ WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
 DELETE FROM attempts WHERE job_id = ? AND attempt = ?
 
 -- name: expired
-SELECT {job_columns} FROM jobs
+SELECT {job_columns} FROM jobs INDEXED BY jobs_lease
 WHERE state = 'processing' AND lease_expires_at < ?
 ORDER BY lease_expires_at LIMIT ?
 
 -- name: next_due
-SELECT min(next_run_at) FROM jobs WHERE state IN ('pending', 'failed')
+SELECT min(next_run_at) FROM jobs INDEXED BY jobs_due WHERE state IN ('pending', 'failed')
 
 -- name: next_due_queue
-SELECT min(next_run_at) FROM jobs WHERE state IN ('pending', 'failed') AND queue = ?
+SELECT min(next_run_at) FROM jobs INDEXED BY jobs_due_queue WHERE state IN ('pending', 'failed') AND queue = ?

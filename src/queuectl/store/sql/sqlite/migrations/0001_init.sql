@@ -33,6 +33,7 @@ CREATE INDEX jobs_claim_queue ON jobs (queue, priority DESC, next_run_at, seq)
     WHERE state IN ('pending', 'failed');
 -- When does the next job become due (idle workers sleep until then).
 CREATE INDEX jobs_due ON jobs (next_run_at) WHERE state IN ('pending', 'failed');
+CREATE INDEX jobs_due_queue ON jobs (queue, next_run_at) WHERE state IN ('pending', 'failed');
 -- Lease recovery looks only at processing jobs.
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'processing';
 -- Counts per state, and `list --state` newest first.

@@ -1,0 +1,194 @@
+"""Bad input: one `error:` line, exit 2 (or 1 for a missing job or a conflict), no traceback,
+and a store whose contents are exactly what they were."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ..helpers import Cli
+
+LINES_WITH_ONE_BAD = "\n".join(
+    [
+        json.dumps({"id": "b1", "command": "true"}),
+        json.dumps({"id": "b2", "command": "true"}),
+        '{"id": "b3", "command": }',
+        json.dumps({"id": "b4", "command": "true"}),
+    ]
+)
+BATCH_WITH_EXISTING_ID = json.dumps(
+    [
+        {"id": "n1", "command": "true"},
+        {"id": "existing", "command": "evil"},
+        {"id": "n2", "command": "x"},
+    ]
+)
+
+CASES: list[tuple[str, list[str], str | None, int]] = [
+    ("malformed JSON", ["enqueue", '{"command": "x"'], None, 2),
+    ("command of the wrong type", ["enqueue", '{"command": 5}'], None, 2),
+    ("missing command", ["enqueue", "{}"], None, 2),
+    ("negative retries in JSON", ["enqueue", '{"command":"x","max_retries":-1}'], None, 2),
+    ("negative retries option", ["enqueue", "true", "--max-retries", "-1"], None, 2),
+    ("retries not a number", ["enqueue", "true", "--max-retries", "abc"], None, 2),
+    ("fractional priority", ["enqueue", "true", "--priority", "1.5"], None, 2),
+    ("huge priority", ["enqueue", "true", "--priority", "99999999999999999999"], None, 2),
+    ("zero timeout", ["enqueue", "true", "--timeout", "0"], None, 2),
+    ("negative timeout", ["enqueue", "true", "--timeout", "-5"], None, 2),
+    ("NaN timeout", ["enqueue", '{"command":"x","timeout":NaN}'], None, 2),
+    ("id with a space", ["enqueue", "true", "--id", "bad id"], None, 2),
+    ("id too long", ["enqueue", "true", "--id", "x" * 129], None, 2),
+    ("duplicate id", ["enqueue", "true", "--id", "existing"], None, 1),
+    ("unknown field", ["enqueue", '{"comand":"x"}'], None, 2),
+    ("repeated field", ["enqueue", '{"command":"x","command":"y"}'], None, 2),
+    ("field given twice", ["enqueue", '{"command":"x","priority":1}', "--priority", "2"], None, 2),
+    ("run_at not a time", ["enqueue", "true", "--run-at", "tomorrow"], None, 2),
+    ("run_at without zone", ["enqueue", "true", "--run-at", "2030-01-01T00:00:00"], None, 2),
+    ("bad delay", ["enqueue", "true", "--delay", "5x"], None, 2),
+    (
+        "delay and run_at",
+        ["enqueue", "true", "--delay", "5", "--run-at", "2030-01-01T00:00:00Z"],
+        None,
+        2,
+    ),
+    ("empty command", ["enqueue", ""], None, 2),
+    ("blank command", ["enqueue", "   "], None, 2),
+    ("NUL in command", ["enqueue", '{"command":"a\\u0000b"}'], None, 2),
+    ("command over 128 KiB", ["enqueue", "-f", "-"], json.dumps({"command": "x" * 131073}), 2),
+    ("env value not a string", ["enqueue", '{"command":"x","env":{"A":1}}'], None, 2),
+    ("bad --env", ["enqueue", "true", "--env", "NOEQUALS"], None, 2),
+    ("bad queue name", ["enqueue", "true", "--queue", "a b"], None, 2),
+    ("JSON spec with trailing junk", ["enqueue", '{"command":"x"} and more'], None, 2),
+    ("no command at all", ["enqueue"], None, 2),
+    ("missing file", ["enqueue", "--file", "missing.json"], None, 2),
+    ("file and command", ["enqueue", "true", "--file", "-"], "{}", 2),
+    ("batch with a bad line", ["enqueue", "--file", "-"], LINES_WITH_ONE_BAD, 2),
+    ("batch with an existing id", ["enqueue", "--file", "-"], BATCH_WITH_EXISTING_ID, 1),
+    ("empty array", ["enqueue", "--file", "-"], "[]", 2),
+    ("empty file", ["enqueue", "--file", "-"], "", 2),
+    ("unknown state", ["list", "--state", "bogus"], None, 2),
+    ("negative limit", ["list", "--limit", "-1"], None, 2),
+    ("bad list queue", ["list", "--queue", "bad/q"], None, 2),
+    ("show a missing job", ["show", "missing"], None, 1),
+    ("logs of a missing job", ["logs", "missing"], None, 1),
+    ("logs attempt zero", ["logs", "existing", "--attempt", "0"], None, 2),
+    ("logs of a job that never ran", ["logs", "existing"], None, 1),
+    ("logs of a missing attempt", ["logs", "dead-one", "--attempt", "9"], None, 1),
+    ("dlq retry a missing job", ["dlq", "retry", "missing"], None, 1),
+    ("dlq retry a pending job", ["dlq", "retry", "existing"], None, 1),
+    ("dlq retry one good one bad", ["dlq", "retry", "dead-one", "existing"], None, 1),
+    ("dlq retry without ids", ["dlq", "retry"], None, 2),
+    ("dlq retry ids and --all", ["dlq", "retry", "dead-one", "--all"], None, 2),
+    ("unknown config key", ["config", "set", "bogus", "1"], None, 2),
+    ("negative config value", ["config", "set", "max_retries", "-1"], None, 2),
+    ("config value not a number", ["config", "set", "backoff_base", "abc"], None, 2),
+    ("config value out of range", ["config", "set", "backoff_jitter", "2"], None, 2),
+    ("config get unknown key", ["config", "get", "bogus"], None, 2),
+    ("config unset unknown key", ["config", "unset", "bogus"], None, 2),
+    ("config set without value", ["config", "set", "max_retries"], None, 2),
+    ("config --value without --key", ["config", "--value", "5"], None, 2),
+    ("zero workers", ["worker", "start", "--count", "0"], None, 2),
+    ("workers not a number", ["worker", "start", "--count", "abc"], None, 2),
+    ("bad worker queue", ["worker", "start", "--queue", "a b"], None, 2),
+    ("log file without detach", ["worker", "start", "--log-file", "x.log"], None, 2),
+    ("bad stop timeout", ["worker", "stop", "--timeout", "abc"], None, 2),
+    ("zero watch interval", ["status", "--watch", "--interval", "0"], None, 2),
+    ("unknown command", ["frobnicate"], None, 2),
+    ("unknown option", ["list", "--colour"], None, 2),
+    ("abbreviated option", ["list", "--lim", "5"], None, 2),
+    ("unsupported store scheme", ["--db", "mysql://localhost/x", "list"], None, 2),
+]
+
+
+def dump(db: str) -> list[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with a dead job (with history), a pending job, and a config value."""
+    import time
+
+    from queuectl import Queue
+    from queuectl.models import AttemptResult, Outcome
+    from queuectl.states import State
+
+    path = tmp_path_factory.mktemp("bad") / "seeded.db"
+    with Queue(str(path)) as q:
+        q.config_set("max_retries", "4")
+        q.enqueue("false", id="dead-one", max_retries=0)
+        now = time.time()
+        job = q.store.claim("w", None, now, now + 30)
+        assert job is not None and job.id == "dead-one"
+        failed = AttemptResult(1, "exit code 1", False, now, now)
+        assert q.store.finish(job, failed, Outcome(State.DEAD, None))
+        q.enqueue("true", id="existing")
+    return path
+
+
+@pytest.mark.parametrize(("name", "args", "stdin", "code"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input(
+    cli: Cli, seeded: Path, name: str, args: list[str], stdin: str | None, code: int
+) -> None:
+    db = Path(cli.db)
+    db.write_bytes(seeded.read_bytes())
+    before = dump(cli.db)
+    result = cli.run(*args, input=stdin)
+    assert result.code == code, result
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    assert "Traceback" not in result.err
+    assert dump(cli.db) == before
+
+
+def test_there_are_enough_cases() -> None:
+    assert len(CASES) >= 25
+
+
+def test_not_a_store_is_never_touched(cli: Cli, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("my precious notes\n" * 100)
+    other = tmp_path / "app.db"
+    conn = sqlite3.connect(other)
+    conn.execute("create table users (name text)")
+    conn.execute("insert into users values ('ada')")
+    conn.commit()
+    conn.close()
+    before = {p: p.read_bytes() for p in (text, other)}
+    for path in (text, other):
+        for args in (["init"], ["list"], ["enqueue", "true"]):
+            result = cli.run("--db", str(path), *args)
+            assert result.code == 1, result
+            assert result.err.startswith("error: ") and "not a queuectl store" in result.err
+            assert len(result.err.splitlines()) == 1
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("notes", "app"))) == [
+        "app.db",
+        "notes.txt",
+    ]
+
+
+def test_unusable_store_paths(cli: Cli, tmp_path: Path) -> None:
+    cases = {
+        str(tmp_path): "is a directory",
+        str(tmp_path / "missing-dir" / "q.db"): "does not exist",
+    }
+    for path, needle in cases.items():
+        result = cli.run("--db", path, "list")
+        assert result.code == 1 and needle in result.err, result
+        assert len(result.err.splitlines()) == 1
+
+
+def test_store_file_is_private(cli: Cli) -> None:
+    import stat
+
+    cli.ok("enqueue", "true")
+    assert stat.S_IMODE(Path(cli.db).stat().st_mode) == 0o600

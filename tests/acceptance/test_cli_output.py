@@ -1,0 +1,181 @@
+"""Output contracts: the JSON shapes of SPEC §6, human tables, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from ..helpers import Cli, Workers, wait_for
+
+JOB_KEYS = {
+    "id",
+    "command",
+    "state",
+    "queue",
+    "priority",
+    "attempts",
+    "max_retries",
+    "backoff_base",
+    "timeout",
+    "run_at",
+    "next_run_at",
+    "created_at",
+    "updated_at",
+    "exit_code",
+    "last_error",
+    "worker_id",
+    "cwd",
+}
+ATTEMPT_KEYS = {
+    "attempt",
+    "worker_id",
+    "started_at",
+    "finished_at",
+    "duration",
+    "exit_code",
+    "timed_out",
+    "error",
+}
+WORKER_KEYS = {
+    "id",
+    "host",
+    "pid",
+    "queues",
+    "state",
+    "started_at",
+    "heartbeat_at",
+    "current_job",
+    "jobs_done",
+}
+
+
+def test_enqueue_prints_the_id_or_the_job(cli: Cli) -> None:
+    assert cli.ok("enqueue", "true", "--id", "plain").out == "plain\n"
+    job = cli.json("enqueue", "echo hi", "--priority", "7", "--queue", "q1", "--env", "A=1")
+    assert set(job) == JOB_KEYS
+    assert (job["state"], job["priority"], job["queue"], job["attempts"]) == ("pending", 7, "q1", 0)
+    assert job["created_at"].endswith("Z") and job["cwd"] == str(cli.cwd)
+    assert "env" not in job  # values of env are not printed by default
+    batch = cli.ok("enqueue", "--file", "-", "--json", input='{"command":"a"}\n{"command":"b"}')
+    assert [j["command"] for j in batch.json()] == ["a", "b"]
+
+
+def test_config_defaults_are_copied_at_enqueue(cli: Cli) -> None:
+    cli.ok("config", "set", "max_retries", "7")
+    cli.ok("config", "set", "job_timeout", "12")
+    first = cli.json("enqueue", "true")
+    cli.ok("config", "set", "max_retries", "1")
+    assert cli.job(first["id"])["max_retries"] == 7
+    assert cli.job(first["id"])["timeout"] == 12
+
+
+def test_list_newest_first_with_limit_and_filters(cli: Cli) -> None:
+    for i in range(5):
+        cli.ok("enqueue", "true", "--id", f"j{i}", "--queue", "odd" if i % 2 else "even")
+    assert [j["id"] for j in cli.json("list")] == ["j4", "j3", "j2", "j1", "j0"]
+    assert [j["id"] for j in cli.json("list", "--limit", "2")] == ["j4", "j3"]
+    assert [j["id"] for j in cli.json("list", "--queue", "odd")] == ["j3", "j1"]
+    assert cli.json("list", "--state", "completed") == []
+    table = cli.ok("list").out
+    assert "j4" in table and "pending" in table and "ATTEMPTS" in table
+
+
+def test_show_includes_history(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok("enqueue", "exit 2", "--id", "x", "--max-retries", "0")
+    workers.append(cli.workers())
+    wait_for(lambda: cli.state("x") == "dead")
+    doc = cli.json("show", "x")
+    assert set(doc) == JOB_KEYS | {"history"}
+    (attempt,) = doc["history"]
+    assert set(attempt) == ATTEMPT_KEYS
+    assert attempt["attempt"] == 1 and isinstance(attempt["duration"], float)
+    assert attempt["timed_out"] is False
+    human = cli.ok("show", "x").out
+    assert "History" in human and "exit code 2" in human
+
+
+def test_status_and_worker_list_shapes(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok("enqueue", "sleep 30", "--id", "busy")
+    w = cli.workers("--count", "2")
+    workers.append(w)
+    wait_for(lambda: cli.state("busy") == "processing")
+    status = cli.json("status")
+    assert set(status["jobs"]) == {"pending", "processing", "completed", "failed", "dead", "total"}
+    assert status["jobs"]["processing"] == 1 and status["jobs"]["total"] == 1
+    assert status["dlq"] == 0
+    assert len(status["workers"]) == 2
+    for worker in status["workers"]:
+        assert set(worker) == WORKER_KEYS
+    assert sorted(str(x["current_job"]) for x in status["workers"]) == ["None", "busy"]
+    listed = cli.json("worker", "list")
+    assert {x["pid"] for x in listed} == set(w.worker_pids())
+    human = cli.ok("status").out
+    assert "processing" in human and "Workers alive: 2" in human
+
+
+def test_config_shapes(cli: Cli) -> None:
+    everything = cli.json("config", "list")
+    assert set(everything) == {
+        "max_retries",
+        "backoff_base",
+        "max_backoff",
+        "backoff_jitter",
+        "job_timeout",
+        "worker_count",
+        "lease_timeout",
+        "poll_interval",
+        "output_limit",
+    }
+    assert cli.ok("config", "set", "poll_interval_ms", "250").out == "poll_interval = 0.25\n"
+    assert cli.ok("config", "get", "poll_interval_ms").out == "250\n"
+    assert cli.json("config", "get", "poll-interval") == {"poll_interval": 0.25}
+    assert cli.json("config", "unset", "poll_interval") == {"poll_interval": 0.5}
+    assert cli.json("config", "get", "lock_timeout_s") == {"lease_timeout": 30.0}
+
+
+def test_dlq_clear_without_a_terminal_does_not_ask(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok("enqueue", "false", "--max-retries", "0", "--id", "gone")
+    workers.append(cli.workers())
+    wait_for(lambda: cli.state("gone") == "dead")
+    assert cli.json("dlq", "clear") == {"deleted": 1}
+    assert cli.run("show", "gone").code == 1
+
+
+def test_dlq_retry_all(cli: Cli, workers: list[Workers]) -> None:
+    for i in range(3):
+        cli.ok("enqueue", "false", "--max-retries", "0", "--id", f"d{i}")
+    w = cli.workers()
+    workers.append(w)
+    wait_for(lambda: cli.counts()["dead"] == 3)
+    cli.ok("worker", "stop")
+    assert sorted(cli.json("dlq", "retry", "--all")["retried"]) == ["d0", "d1", "d2"]
+    assert cli.counts()["pending"] == 3
+    assert cli.ok("dlq", "retry", "--all").out.strip().startswith("the dead letter queue is empty")
+
+
+def test_no_arguments_off_a_terminal_prints_help(cli: Cli) -> None:
+    result = cli.run()
+    assert result.code == 0 and "usage: queuectl" in result.out
+    assert cli.ok("--version").out.startswith("queuectl ")
+
+
+def test_group_without_action_is_a_usage_error(cli: Cli) -> None:
+    assert cli.run("dlq").code == 2
+    assert cli.run("worker").code == 2
+
+
+def test_status_watch_refreshes_off_a_terminal(cli: Cli) -> None:
+    import subprocess
+
+    from ..helpers import QUEUECTL
+
+    with subprocess.Popen(
+        [QUEUECTL, "status", "--watch", "--interval", "0.1", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(cli.env, QUEUECTL_DB=cli.db),
+    ) as proc:
+        assert proc.stdout is not None
+        docs = [json.loads(proc.stdout.readline()) for _ in range(3)]
+        proc.send_signal(2)
+        assert proc.wait(10) == 0
+    assert all(d["jobs"]["total"] == 0 for d in docs)
