@@ -33,6 +33,11 @@ class Key(NamedTuple):
         return f"{low} and <= {_fmt(self.high)}"
 
 
+def format_value(value: Number) -> str:
+    """A value for people: ``3600`` rather than ``3600.0``."""
+    return _fmt(value)
+
+
 def _fmt(value: Number) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 

@@ -65,7 +65,7 @@ def config_get(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit_json({key: value})
     else:
-        ctx.say(str(value))
+        ctx.say(cfg.format_value(value))
     return 0
 
 
@@ -75,7 +75,7 @@ def config_set(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit_json({name: value})
     else:
-        ctx.say(f"{name} = {value}")
+        ctx.say(f"{name} = {cfg.format_value(value)}")
     return 0
 
 
@@ -86,5 +86,5 @@ def config_unset(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit_json({name: default})
     else:
-        ctx.say(f"{name} = {default} (default)")
+        ctx.say(f"{name} = {cfg.format_value(default)} (default)")
     return 0

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..api import Status
-from ..config import KEYS, Number
+from ..config import KEYS, Number, format_value
 from ..models import Attempt, Job, WorkerInfo
 from ..states import State
 from ..timeutil import format_duration, to_iso
@@ -186,6 +186,7 @@ def config_table(values: Mapping[str, Number], stored: set[str]) -> None:
         table.add_column(name)
     for key, value in values.items():
         meta = KEYS[key]
-        shown = str(value) if key in stored else Text(str(value), style="dim")
-        table.add_row(key, shown, str(meta.default), meta.help)
+        text = format_value(value)
+        shown = text if key in stored else Text(text, style="dim")
+        table.add_row(key, shown, format_value(meta.default), meta.help)
     console.print(table)

@@ -170,6 +170,7 @@ class Supervisor:
     # --- main loop ----------------------------------------------------------------------
 
     def run(self) -> int:
+        self.log.who = f"supervisor={os.getpid()}"  # --detach forks after construction
         _become_subreaper()
         sig_r, sig_w = os.pipe()
         for fd in (sig_r, sig_w):
