@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from .helpers import Cli, Workers
+from .pg import pg_base_url, pg_url  # noqa: F401  (fixtures for the PostgreSQL tests)
 
 
 @pytest.fixture(autouse=True)

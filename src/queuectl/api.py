@@ -61,7 +61,7 @@ class Queue:
         create: bool = True,
         store: Store | None = None,
     ) -> None:
-        self.url = resolve(db) if store is None else store.location
+        self.url = resolve(db) if store is None else store.url
         self.store: Store = store if store is not None else open_store(self.url, create=create)
 
     @property

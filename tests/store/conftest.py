@@ -1,4 +1,8 @@
-"""One contract suite for every store: each test gets a fresh, real, migrated store."""
+"""One contract suite for every store: each test gets a fresh, real, migrated store.
+
+PostgreSQL stores each live in a schema of their own (see tests/pg.py); the server is only
+looked for when a postgres test runs.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ import pytest
 
 from queuectl.store import Store, open_store
 
+from ..pg import isolated_schema
+
 StoreFactory = Callable[..., Store]
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -20,8 +26,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store_url(backend: str, tmp_path: Path) -> str:
-    return str(tmp_path / "contract.db")
+def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    if backend == "postgres":
+        with isolated_schema(request.getfixturevalue("pg_base_url")) as url:
+            yield url
+    else:
+        yield str(tmp_path / "contract.db")
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import re
 import sqlite3
 from pathlib import Path
 
+from queuectl.store.base import JOB_COLUMNS
 from queuectl.store.queries import load_migrations, load_queries
-from queuectl.store.sqlite import JOB_COLUMNS, SqliteStore
+from queuectl.store.sqlite import SqliteStore
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "queuectl"
 

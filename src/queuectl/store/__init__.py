@@ -56,7 +56,9 @@ def open_store(url: str, *, create: bool = True, durable: bool = True) -> Store:
     ``durable``: commit with a full sync (enqueues); workers pass False for cheaper commits.
     """
     if is_postgres(url):
-        raise UsageError("PostgreSQL stores are not supported by this version yet")
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, create=create, durable=durable)
     from .sqlite import SqliteStore
 
     if create and url == default_location():

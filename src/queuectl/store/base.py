@@ -13,11 +13,89 @@ suite runs against both. Rules every implementation keeps:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
 from ..states import State
+
+#: The job columns every store selects, in this order (``job_from_row`` reads them so).
+JOB_COLUMNS = (
+    "id, command, state, queue, priority, attempts, runs, max_retries, backoff_base, timeout,"
+    " run_at, next_run_at, created_at, updated_at, exit_code, last_error, worker_id,"
+    " lease_expires_at, cwd, env"
+)
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    """A ``Job`` from a row of ``JOB_COLUMNS`` (``env`` is stored as JSON text)."""
+    return Job(
+        id=row[0],
+        command=row[1],
+        state=State(row[2]),
+        queue=row[3],
+        priority=row[4],
+        attempts=row[5],
+        runs=row[6],
+        max_retries=row[7],
+        backoff_base=row[8],
+        timeout=row[9],
+        run_at=row[10],
+        next_run_at=row[11],
+        created_at=row[12],
+        updated_at=row[13],
+        exit_code=row[14],
+        last_error=row[15],
+        worker_id=row[16],
+        lease_expires_at=row[17],
+        cwd=row[18],
+        env=json.loads(row[19]) if row[19] else {},
+    )
+
+
+def attempt_from_row(r: Sequence[Any]) -> Attempt:
+    """From ``attempt, worker_id, started_at, finished_at, exit_code, timed_out, error``."""
+    return Attempt(
+        attempt=r[0],
+        worker_id=r[1],
+        started_at=r[2],
+        finished_at=r[3],
+        exit_code=r[4],
+        timed_out=bool(r[5]),
+        error=r[6],
+    )
+
+
+def output_from_row(job_id: str, r: Sequence[Any]) -> Output:
+    """From ``attempt, stdout, stderr, stdout_total, stderr_total, finished``."""
+    return Output(
+        job_id=job_id,
+        attempt=r[0],
+        stdout=bytes(r[1] or b""),
+        stderr=bytes(r[2] or b""),
+        stdout_total=r[3],
+        stderr_total=r[4],
+        finished=bool(r[5]),
+    )
+
+
+def worker_from_row(r: Sequence[Any]) -> WorkerInfo:
+    """From the columns of the ``list_workers`` statement (``queues`` as JSON text)."""
+    return WorkerInfo(
+        id=r[0],
+        host=r[1],
+        pid=r[2],
+        queues=tuple(json.loads(r[3])) if r[3] else None,
+        state=r[4],
+        started_at=r[5],
+        heartbeat_at=r[6],
+        current_job=r[7],
+        jobs_done=r[8],
+        supervisor_pid=r[9],
+        stop_requested=r[10],
+        wake=r[11],
+    )
 
 
 class Waker(Protocol):
@@ -33,6 +111,7 @@ class Waker(Protocol):
 
 
 class Store(Protocol):
+    url: str  # how to open this store again (may hold a password: never print it)
     location: str  # where the store is, for people (a path, or a URL without password)
 
     def close(self) -> None: ...

@@ -19,11 +19,18 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreUnavailable
 from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
 from ..states import State
+from .base import (
+    JOB_COLUMNS,
+    attempt_from_row,
+    job_from_row,
+    output_from_row,
+    worker_from_row,
+)
 from .queries import load_migrations, load_queries
 
 T = TypeVar("T")
@@ -31,11 +38,6 @@ T = TypeVar("T")
 APPLICATION_ID = 0x5143544C  # "QCTL" in the SQLite header marks a queuectl store
 BUSY_TIMEOUT = 2.0  # SQLite's own wait for a lock, per attempt
 
-JOB_COLUMNS = (
-    "id, command, state, queue, priority, attempts, runs, max_retries, backoff_base, timeout,"
-    " run_at, next_run_at, created_at, updated_at, exit_code, last_error, worker_id,"
-    " lease_expires_at, cwd, env"
-)
 
 _QUERIES: dict[str, str] | None = None
 
@@ -48,31 +50,6 @@ def _queries() -> dict[str, str]:
             for name, sql in load_queries("sqlite").items()
         }
     return _QUERIES
-
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(
-        id=row[0],
-        command=row[1],
-        state=State(row[2]),
-        queue=row[3],
-        priority=row[4],
-        attempts=row[5],
-        runs=row[6],
-        max_retries=row[7],
-        backoff_base=row[8],
-        timeout=row[9],
-        run_at=row[10],
-        next_run_at=row[11],
-        created_at=row[12],
-        updated_at=row[13],
-        exit_code=row[14],
-        last_error=row[15],
-        worker_id=row[16],
-        lease_expires_at=row[17],
-        cwd=row[18],
-        env=json.loads(row[19]) if row[19] else {},
-    )
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -137,6 +114,7 @@ class SqliteStore:
         busy_budget: float = 30.0,
     ) -> None:
         self.path = path
+        self.url = path
         self.location = path
         self.busy_budget = busy_budget
         self._q = _queries()
@@ -337,7 +315,7 @@ class SqliteStore:
 
     def get_job(self, job_id: str) -> Job | None:
         row = self._read(lambda c: c.execute(self._q["get_job"], (job_id,)).fetchone())
-        return _job(row) if row else None
+        return job_from_row(row) if row else None
 
     def list_jobs(
         self,
@@ -363,7 +341,7 @@ class SqliteStore:
         else:
             name, args = "list_jobs", (lim,)
         rows = self._read(lambda c: c.execute(self._q[name], args).fetchall())
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def count_jobs(self) -> dict[State, int]:
         rows = self._read(lambda c: c.execute(self._q["count_jobs"]).fetchall())
@@ -374,18 +352,7 @@ class SqliteStore:
 
     def attempts(self, job_id: str) -> list[Attempt]:
         rows = self._read(lambda c: c.execute(self._q["attempts"], (job_id,)).fetchall())
-        return [
-            Attempt(
-                attempt=r[0],
-                worker_id=r[1],
-                started_at=r[2],
-                finished_at=r[3],
-                exit_code=r[4],
-                timed_out=bool(r[5]),
-                error=r[6],
-            )
-            for r in rows
-        ]
+        return [attempt_from_row(r) for r in rows]
 
     def output(self, job_id: str, attempt: int | None = None) -> Output | None:
         args: tuple[object, ...]
@@ -396,15 +363,7 @@ class SqliteStore:
         row = self._read(lambda c: c.execute(self._q[name], args).fetchone())
         if row is None:
             return None
-        return Output(
-            job_id=job_id,
-            attempt=row[0],
-            stdout=bytes(row[1] or b""),
-            stderr=bytes(row[2] or b""),
-            stdout_total=row[3],
-            stderr_total=row[4],
-            finished=bool(row[5]),
-        )
+        return output_from_row(job_id, row)
 
     # --- dead letter queue --------------------------------------------------------------
 
@@ -487,23 +446,7 @@ class SqliteStore:
 
     def list_workers(self) -> list[WorkerInfo]:
         rows = self._read(lambda c: c.execute(self._q["list_workers"]).fetchall())
-        return [
-            WorkerInfo(
-                id=r[0],
-                host=r[1],
-                pid=r[2],
-                queues=tuple(json.loads(r[3])) if r[3] else None,
-                state=r[4],
-                started_at=r[5],
-                heartbeat_at=r[6],
-                current_job=r[7],
-                jobs_done=r[8],
-                supervisor_pid=r[9],
-                stop_requested=r[10],
-                wake=r[11],
-            )
-            for r in rows
-        ]
+        return [worker_from_row(r) for r in rows]
 
     def request_stop(self, worker_ids: Sequence[str], level: int) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -542,7 +485,7 @@ class SqliteStore:
                 ).fetchall()
             if not rows:
                 return None
-            job = _job(rows[0])
+            job = job_from_row(rows[0])
             conn.execute(q["start_attempt"], (job.id, job.runs, worker_id, now))
             conn.execute(q["worker_busy"], (job.id, now, worker_id))
             return job
@@ -614,7 +557,7 @@ class SqliteStore:
 
     def expired(self, now: float, limit: int = 100) -> list[Job]:
         rows = self._read(lambda c: c.execute(self._q["expired"], (now, limit)).fetchall())
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def next_due(self, queues: Sequence[str] | None) -> float | None:
         if queues is None:

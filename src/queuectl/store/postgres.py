@@ -1,0 +1,872 @@
+"""The PostgreSQL store: worker processes on many machines share one queue.
+
+Layout: the tables live in a schema of their own (``queuectl`` unless the URL says
+``?schema=NAME``), created and migrated on first use. Every connection sets its
+``search_path`` to that schema, so the SQL in ``sql/postgres`` names tables bare. The schema
+name is the only identifier that varies: it is validated, then quoted by
+``psycopg.sql.Identifier``; every other value travels as a bind parameter. Migrations run
+under ``pg_advisory_xact_lock`` keyed on the schema, so concurrent first uses by many
+processes apply each migration once. A schema that holds tables but no migrations table
+belongs to someone else and is refused untouched.
+
+Claims: the claim is one guarded ``UPDATE`` whose candidate is picked with
+``FOR UPDATE SKIP LOCKED``: a row another worker is claiming is passed over, so workers
+claim side by side instead of queueing behind one row lock, and never take the same job.
+Writes lock rows in one order (jobs, then attempts, then workers) to keep deadlocks out;
+any that still happen are retried like a lost connection.
+
+Wake-ups: ``insert_jobs``, ``revive`` and ``release`` send ``pg_notify`` on the channel
+``queuectl_<schema>`` inside their transaction (so only committed work wakes anyone). A
+worker's waker is a dedicated connection that ``LISTEN``s there; polling stays as the
+safety net for any wake-up missed while that connection was down.
+
+Resilience: each method is one transaction, retried whole on a dropped connection, a
+restarting server, a deadlock or a serialization failure, reconnecting with backoff for up
+to ``busy_budget`` seconds before ``StoreUnavailable``. A commit whose acknowledgement was
+lost may have happened, so the retry of a call that is not naturally idempotent first
+checks for its own earlier effect: ``finish`` for its attempt ending exactly as reported,
+``release`` for its attempt row gone, ``insert_jobs`` for its whole batch present as
+written, ``claim`` for the job it took at that instant, ``revive`` for the jobs it revived
+at that instant. None of them is ever applied twice.
+
+Durability: commits are synchronous by default, so an acknowledged enqueue survives a
+crash of the server. Worker connections (``durable=False``) turn ``synchronous_commit`` off
+for their session: a commit is still atomic and never corrupts anything, but the last
+fraction of a second of them may roll back if the *server* crashes. For heartbeats, output,
+results and releases the worst case is a finished job that runs once more (at-least-once),
+as with SQLite's ``synchronous=NORMAL``. Claims (and enqueues and revives) stay synchronous
+even then: a claim forgotten by a crashed server while its worker runs on elsewhere would
+let a second worker run the same job at the same time.
+
+Not supported: poolers in transaction mode (pgbouncer): the store relies on session state
+(``search_path``) and ``LISTEN``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import unquote
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+
+from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreUnavailable, UsageError
+from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
+from ..states import State
+from .base import (
+    JOB_COLUMNS,
+    attempt_from_row,
+    job_from_row,
+    output_from_row,
+    worker_from_row,
+)
+from .queries import load_migrations, load_queries
+
+T = TypeVar("T")
+Conn = psycopg.Connection[TupleRow]
+Body = Callable[[Conn, bool], T]  # (connection, retried): one transaction's work
+
+DEFAULT_SCHEMA = "queuectl"
+SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+MIGRATIONS_TABLE = "queuectl_migrations"
+NAME_LIMIT = 63  # PostgreSQL truncates identifiers (and refuses channel names) beyond this
+
+RETRY_FIRST_DELAY = 0.02
+RETRY_MAX_DELAY = 1.0
+WAKER_MAX_DELAY = 5.0  # between reconnection attempts of an idle worker's waker
+WAKER_CONNECT_TIMEOUT = 2.0  # a waker reconnects from the worker's idle loop: keep it short
+
+# Errors after which running the whole transaction again can succeed: serialization
+# failure, deadlock, lock not available, too many connections, server shutting down or
+# starting up. (A broken connection is recognised on the connection itself.)
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"})
+# A connection refused with one of these (as libpq words it) is worth trying again; any
+# other server-side refusal (no such database or role, bad password, pg_hba) is final.
+TRANSIENT_CONNECT = (
+    "starting up",
+    "shutting down",
+    "not yet accepting connections",
+    "in recovery mode",
+    "too many clients",
+    "connection slots are reserved",
+    "administrator command",
+)
+
+
+_QUERIES: dict[str, str] | None = None
+
+
+def _queries() -> dict[str, str]:
+    global _QUERIES
+    if _QUERIES is None:
+        _QUERIES = {
+            name: text.replace("{job_columns}", JOB_COLUMNS)
+            for name, text in load_queries("postgres").items()
+        }
+    return _QUERIES
+
+
+# --- the URL --------------------------------------------------------------------------
+
+
+class Target(NamedTuple):
+    """What a PostgreSQL store URL says, split for libpq, for people and for messages."""
+
+    conninfo: str  # the URL without the ``schema`` parameter, for libpq
+    schema: str
+    location: str  # the URL with any password masked
+    where: str  # host:port/db, for error messages
+    secrets: tuple[str, ...]  # text that must never appear in a message
+
+
+def validate_schema(name: str) -> str:
+    if not SCHEMA_PATTERN.fullmatch(name) or name.startswith("pg_"):
+        raise UsageError(
+            f"invalid schema name {name!r} in the PostgreSQL URL: use 1-63 lowercase letters,"
+            " digits and underscores, not starting with a digit or 'pg_'"
+        )
+    return name
+
+
+def parse_url(url: str) -> Target:
+    """Split ``postgresql://user:pw@host:port/db?schema=NAME&...`` (see ``Target``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise UsageError("a PostgreSQL URL starts with postgresql:// or postgres://")
+    base, _, query = rest.partition("?")
+    secrets: list[str] = []
+
+    authority, slash, path = base.partition("/")
+    masked_authority = authority
+    if "@" in authority:
+        userinfo, hosts = authority.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            secrets.append(unquote(password))
+            masked_authority = f"{user}:***@{hosts}"
+
+    kept: list[str] = []
+    shown: list[str] = []
+    schemas: list[str] = []
+    for item in query.split("&") if query else []:
+        key, _, value = item.partition("=")
+        key = unquote(key)
+        if key == "schema":
+            schemas.append(unquote(value))
+            shown.append(item)
+            continue
+        kept.append(item)
+        if key == "password":
+            secrets.append(unquote(value))
+            shown.append("password=***")
+        else:
+            shown.append(item)
+    if len(schemas) > 1:
+        raise UsageError("the PostgreSQL URL names more than one schema")
+    schema = validate_schema(schemas[0] if schemas else DEFAULT_SCHEMA)
+
+    def build(authority: str, params: list[str]) -> str:
+        return f"{scheme}://{authority}{slash}{path}" + ("?" + "&".join(params) if params else "")
+
+    location = build(masked_authority, shown)
+    conninfo = build(authority, kept)
+    found = [s for s in secrets if s]
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.Error as exc:
+        raise UsageError(
+            f"invalid PostgreSQL URL {location}: {_one_line(exc, tuple(found))}"
+        ) from None
+    if params.get("password"):
+        found.append(str(params["password"]))
+    host = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
+    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+    user = str(params.get("user") or os.environ.get("PGUSER") or _os_user())
+    dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or user)
+    return Target(conninfo, schema, location, f"{host}:{port}/{dbname}", tuple(found))
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
+
+
+def _one_line(exc: BaseException, secrets: tuple[str, ...]) -> str:
+    text = " ".join(str(exc).split())
+    for prefix in ("connection failed: ", "consuming input failed: "):
+        text = text.removeprefix(prefix)
+    for secret in secrets:
+        # libpq never quotes a password back; this is a second line of defence, which a
+        # password of one or two characters would turn into unreadable noise.
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text or type(exc).__name__
+
+
+def channel_for(schema: str) -> str:
+    # Two long schema names sharing a prefix would share a channel: that only costs
+    # spurious wake-ups, never a missed one.
+    return f"queuectl_{schema}"[:NAME_LIMIT]
+
+
+def _lock_key(schema: str) -> int:
+    digest = hashlib.blake2b(f"queuectl:{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# --- rows -----------------------------------------------------------------------------
+
+
+def _one(cur: psycopg.Cursor[TupleRow]) -> TupleRow:
+    row = cur.fetchone()
+    assert row is not None, "statement returns exactly one row"
+    return row
+
+
+# --- the waker ------------------------------------------------------------------------
+
+
+class NotifyWaker:
+    """A worker's wake-up channel: a dedicated autocommit connection LISTENing.
+
+    While that connection is down, ``fileno`` is a pipe that never becomes readable, so the
+    worker's select simply times out and it polls; reconnection is retried with backoff.
+    """
+
+    address: str | None = None  # nothing to store: enqueuers reach it through the channel
+
+    def __init__(self, connect: Callable[[], Conn], listen: sql.Composed) -> None:
+        self._connect = connect
+        self._listen = listen
+        self._conn: Conn | None = None
+        self._quiet_r, self._quiet_w = os.pipe()
+        self._next_try = 0.0
+        self._delay = RETRY_FIRST_DELAY
+        self._reconnect()
+
+    def _reconnect(self) -> None:
+        now = time.monotonic()
+        if now < self._next_try:
+            return
+        try:
+            conn = self._connect()
+            try:
+                conn.execute(self._listen)
+            except BaseException:
+                conn.close()
+                raise
+        except (psycopg.Error, StoreError):
+            self._next_try = now + self._delay
+            self._delay = min(self._delay * 2, WAKER_MAX_DELAY)
+            return
+        self._conn = conn
+        self._delay = RETRY_FIRST_DELAY
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def fileno(self) -> int:
+        if self._conn is not None and self._conn.closed:
+            self._drop()
+        if self._conn is None:
+            self._reconnect()
+        if self._conn is not None:
+            try:
+                return self._conn.fileno()
+            except psycopg.Error:
+                self._drop()
+        return self._quiet_r
+
+    def drain(self) -> None:
+        """Consume whatever notifications have arrived, without waiting for more."""
+        conn = self._conn
+        if conn is None:
+            self._reconnect()
+            return
+        try:
+            for _ in conn.notifies(timeout=0.0):
+                pass
+        except psycopg.Error:
+            # The server went away (or restarted): listen again on a new connection.
+            self._drop()
+            self._reconnect()
+
+    def close(self) -> None:
+        self._drop()
+        for fd in (self._quiet_r, self._quiet_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._quiet_r = self._quiet_w = -1
+
+
+# --- the store ------------------------------------------------------------------------
+
+
+class PostgresStore:
+    """The ``Store`` protocol on PostgreSQL; see the module docstring for the design.
+
+    One connection per store, used by one thread at a time (open one store per thread).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        durable: bool = True,
+        busy_budget: float = 30.0,
+    ) -> None:
+        target = parse_url(url)
+        self.url = url
+        self.location = target.location
+        self.schema = target.schema
+        self.channel = channel_for(target.schema)
+        self.busy_budget = busy_budget
+        self._target = target
+        self._durable = durable
+        self._q = _queries()
+        self._conn: Conn | None = None
+        try:
+            self._prepare(create)
+        except BaseException:
+            self.close()
+            raise
+
+    def _sql(self, name: str, **names: str) -> sql.Composed:
+        """A statement whose only varying parts are identifiers (the schema, the channel)."""
+        ids = {key: sql.Identifier(value) for key, value in names.items()}
+        return sql.SQL(self._q[name]).format(**ids)
+
+    # --- opening ------------------------------------------------------------------------
+
+    def _prepare(self, create: bool) -> None:
+        migrations = load_migrations("postgres")
+        latest = len(migrations)
+        relations = self._run(self._relations, write=False)
+        if relations and MIGRATIONS_TABLE not in relations:
+            raise self._not_a_store()
+        version = self.schema_version() if relations else 0
+        if version > latest:
+            raise self._too_new(version, latest)
+        if version == latest:
+            return
+        if not relations and not create:
+            raise StoreUnavailable(
+                f"no queuectl store in schema {self.schema!r} at {self._target.where}"
+                " (run `queuectl init` to create one)"
+            )
+        self._run(lambda conn, retried: self._migrate(conn, migrations))
+
+    def _relations(self, conn: Conn, retried: bool = False) -> set[str]:
+        rows = conn.execute(self._q["schema_relations"], (self.schema,)).fetchall()
+        return {r[0] for r in rows}
+
+    def _not_a_store(self) -> NotAStore:
+        return NotAStore(
+            f"schema {self.schema!r} at {self._target.where} holds tables but is not a"
+            " queuectl store; choose another with ?schema=NAME"
+        )
+
+    def _too_new(self, version: int, latest: int) -> StoreError:
+        return StoreError(
+            f"the store at {self.location} has schema version {version}, newer than this "
+            f"queuectl knows ({latest}); upgrade queuectl"
+        )
+
+    def _migrate(self, conn: Conn, migrations: list[tuple[int, str, str]]) -> None:
+        q = self._q
+        conn.execute(q["migration_lock"], (_lock_key(self.schema),))
+        relations = self._relations(conn)  # re-read under the lock: another process may have won
+        if relations and MIGRATIONS_TABLE not in relations:
+            raise self._not_a_store()
+        if not _one(conn.execute(q["schema_exists"], (self.schema,)))[0]:
+            # Only when missing: CREATE SCHEMA checks the database privilege even with
+            # IF NOT EXISTS, and a schema made ready by an administrator must do.
+            conn.execute(self._sql("create_schema", schema=self.schema))
+        if MIGRATIONS_TABLE not in relations:
+            conn.execute(q["migrations_table"])
+        version = _one(conn.execute(q["schema_version"]))[0]
+        if version > len(migrations):
+            raise self._too_new(version, len(migrations))
+        for number, name, text in migrations[version:]:
+            conn.execute(text)  # several statements, no parameters: one simple query
+            conn.execute(q["record_migration"], (number, name, time.time()))
+
+    def schema_version(self) -> int:
+        return int(
+            self._run(lambda c, r: _one(c.execute(self._q["schema_version"]))[0], write=False)
+        )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- connections and transactions ---------------------------------------------------
+
+    def _open(self, deadline: float | None = None) -> Conn:
+        """A new autocommit connection; ``StoreUnavailable`` when retrying cannot help."""
+        target = self._target
+        params = conninfo_to_dict(target.conninfo)
+        options: dict[str, Any] = {}
+        if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
+            # libpq waits forever by default; never wait past this call's budget.
+            left = 10.0 if deadline is None else deadline - time.monotonic()
+            options["connect_timeout"] = max(2, min(10, math.ceil(left)))
+        if "application_name" not in params and "PGAPPNAME" not in os.environ:
+            options["application_name"] = "queuectl"
+        if "keepalives_idle" not in params:
+            # Notice a vanished server (or machine) in about a minute, not TCP's 15.
+            options.update(keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+        try:
+            return psycopg.connect(target.conninfo, autocommit=True, **options)
+        except psycopg.OperationalError as exc:
+            text = str(exc)
+            if "FATAL" in text and not any(t in text for t in TRANSIENT_CONNECT):
+                raise StoreUnavailable(self._cannot_reach(exc)) from None
+            raise
+
+    def _connection(self, deadline: float) -> Conn:
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            return conn
+        self._conn = None
+        conn = self._open(deadline)
+        try:
+            conn.execute(self._sql("set_search_path", schema=self.schema))
+            if not self._durable:
+                conn.execute(self._q["relaxed_commits"])
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _cannot_reach(self, exc: BaseException) -> str:
+        return f"cannot reach PostgreSQL at {self._target.where}: {self._text(exc)}"
+
+    def _text(self, exc: BaseException) -> str:
+        return _one_line(exc, self._target.secrets)
+
+    def _transient(self, exc: psycopg.Error) -> bool:
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            return True  # never connected, or the connection died: reconnect and redo
+        state = exc.sqlstate or ""
+        return state in TRANSIENT_SQLSTATES or state.startswith("08")
+
+    def _translate(self, exc: psycopg.Error) -> StoreError:
+        where, text = self._target.where, self._text(exc)
+        state = exc.sqlstate or ""
+        if state == "42P01":
+            return StoreError(
+                f"the queuectl tables of schema {self.schema!r} at {where} are missing: {text}"
+            )
+        if state == "42501":
+            return StoreUnavailable(f"permission denied by PostgreSQL at {where}: {text}")
+        if state == "25006":
+            return StoreUnavailable(f"PostgreSQL at {where} is read-only (a standby?): {text}")
+        if state == "53100":
+            return StoreUnavailable(f"cannot write to PostgreSQL at {where}: the disk is full")
+        return StoreUnavailable(f"PostgreSQL error at {where}: {text}")
+
+    def _gave_up(self, exc: psycopg.Error) -> StoreUnavailable:
+        state = exc.sqlstate or ""
+        if state.startswith("40") or state == "55P03":
+            return StoreUnavailable(
+                f"PostgreSQL at {self._target.where} kept aborting the transaction for over "
+                f"{self.busy_budget:g}s ({self._text(exc)}); try again"
+            )
+        return StoreUnavailable(self._cannot_reach(exc))
+
+    def _attempt(self, conn: Conn, body: Body[T], retried: bool, write: bool) -> T:
+        """One try of a call: a transaction for writes, a single autocommit read otherwise."""
+        if not write:
+            return body(conn, retried)
+        with conn.transaction():
+            return body(conn, retried)
+
+    def _run(self, body: Body[T], *, write: bool = True) -> T:
+        """Run ``body`` until it commits, reconnecting as needed, within ``busy_budget``.
+
+        ``body`` gets ``retried=True`` once an earlier try failed in a way that may have
+        hidden a successful commit; calls that are not naturally idempotent use it to
+        recognise their own earlier effect.
+        """
+        deadline = time.monotonic() + self.busy_budget
+        delay = RETRY_FIRST_DELAY
+        retried = False
+        while True:
+            try:
+                return self._attempt(self._connection(deadline), body, retried, write)
+            except psycopg.Error as exc:
+                if not self._transient(exc):
+                    raise self._translate(exc) from None
+                if self._conn is not None and (self._conn.closed or self._conn.broken):
+                    self._conn.close()
+                    self._conn = None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._gave_up(exc) from None
+                time.sleep(min(left, delay * (0.5 + random.random())))
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+                retried = True
+
+    def _notify(self, conn: Conn) -> None:
+        conn.execute(self._q["notify"], (self.channel,))
+
+    def _commit_durably(self, conn: Conn) -> None:
+        """Keep this transaction's commit synchronous on a ``durable=False`` connection."""
+        if not self._durable:
+            conn.execute(self._q["durable_commit"])
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> None:
+        if not jobs:
+            return
+        ids = [j.id for j in jobs]
+        columns: dict[str, list[Any]] = {
+            "id": ids,
+            "command": [j.command for j in jobs],
+            "queue": [j.queue for j in jobs],
+            "priority": [int(j.priority) for j in jobs],
+            "max_retries": [int(j.max_retries) for j in jobs],
+            "backoff_base": [float(j.backoff_base) for j in jobs],
+            "timeout": [None if j.timeout is None else float(j.timeout) for j in jobs],
+            "run_at": [float(j.run_at) for j in jobs],
+            "created_at": [float(j.created_at) for j in jobs],
+            "cwd": [j.cwd for j in jobs],
+            "env": [json.dumps(j.env) if j.env else None for j in jobs],
+        }
+        q = self._q
+
+        def run(conn: Conn, retried: bool) -> None:
+            self._commit_durably(conn)
+            inserted = {r[0] for r in conn.execute(q["insert_jobs"], columns).fetchall()}
+            if len(inserted) < len(jobs):
+                if retried and not inserted and self._batch_present(conn, jobs):
+                    return  # an earlier try committed; only its acknowledgement was lost
+                raise self._duplicate(ids, inserted)  # rolls back the rows just inserted
+            self._notify(conn)
+
+        self._run(run)
+
+    def _batch_present(self, conn: Conn, jobs: Sequence[NewJob]) -> bool:
+        ids = [j.id for j in jobs]
+        if len(set(ids)) != len(ids):
+            return False  # such a batch can never have been inserted
+        found = _one(
+            conn.execute(
+                self._q["batch_already_inserted"],
+                (ids, [float(j.created_at) for j in jobs], [j.command for j in jobs]),
+            )
+        )[0]
+        return bool(found == len(ids))
+
+    @staticmethod
+    def _duplicate(ids: Sequence[str], inserted: set[str]) -> Conflict:
+        """The first id of the batch that ON CONFLICT DO NOTHING skipped, and why."""
+        seen: set[str] = set()
+        for job_id in ids:
+            if job_id in seen:
+                return Conflict(
+                    f"job id {job_id!r} appears twice in the batch; nothing was enqueued"
+                )
+            if job_id not in inserted:
+                return Conflict(f"a job with id {job_id!r} already exists; nothing was enqueued")
+            seen.add(job_id)
+        return Conflict("a job of the batch already exists; nothing was enqueued")
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self._run(
+            lambda c, r: c.execute(self._q["get_job"], (job_id,)).fetchone(), write=False
+        )
+        return job_from_row(row) if row else None
+
+    def list_jobs(
+        self,
+        *,
+        state: State | None = None,
+        queue: str | None = None,
+        ready_at: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        # One statement per filter combination (as in SQLite), so each has a plan that
+        # uses its index. LIMIT NULL means no limit (SQLite's is any negative number).
+        lim = None if limit is None or limit < 0 else limit
+        args: tuple[object, ...]
+        if ready_at is not None:
+            if queue is None:
+                name, args = "list_jobs_ready", (ready_at, lim)
+            else:
+                name, args = "list_jobs_ready_queue", (ready_at, queue, lim)
+        elif state is not None and queue is not None:
+            name, args = "list_jobs_state_queue", (str(state), queue, lim)
+        elif state is not None:
+            name, args = "list_jobs_state", (str(state), lim)
+        elif queue is not None:
+            name, args = "list_jobs_queue", (queue, lim)
+        else:
+            name, args = "list_jobs", (lim,)
+        rows = self._run(lambda c, r: c.execute(self._q[name], args).fetchall(), write=False)
+        return [job_from_row(r) for r in rows]
+
+    def count_jobs(self) -> dict[State, int]:
+        rows = self._run(lambda c, r: c.execute(self._q["count_jobs"]).fetchall(), write=False)
+        counts = dict.fromkeys(State, 0)
+        for state, n in rows:
+            counts[State(state)] = int(n)
+        return counts
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        rows = self._run(
+            lambda c, r: c.execute(self._q["attempts"], (job_id,)).fetchall(), write=False
+        )
+        return [attempt_from_row(r) for r in rows]
+
+    def output(self, job_id: str, attempt: int | None = None) -> Output | None:
+        args: tuple[object, ...]
+        if attempt is None:
+            name, args = "output_latest", (job_id,)
+        else:
+            name, args = "output_attempt", (job_id, attempt)
+        row = self._run(lambda c, r: c.execute(self._q[name], args).fetchone(), write=False)
+        if row is None:
+            return None
+        return output_from_row(job_id, row)
+
+    # --- dead letter queue --------------------------------------------------------------
+
+    def revive(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        q = self._q
+
+        def run(conn: Conn, retried: bool) -> list[str]:
+            self._commit_durably(conn)
+            if job_ids is None:
+                args = {"now": now, "retry": retried}
+                revived = [r[0] for r in conn.execute(q["revive_all"], args).fetchall()]
+            else:
+                wanted = list(job_ids)
+                rows = {r[0]: r for r in conn.execute(q["lock_jobs"], (wanted,)).fetchall()}
+                for job_id in wanted:
+                    row = rows.get(job_id)
+                    if row is None:
+                        raise NotFound(f"no job with id {job_id!r}; nothing was retried")
+                    _, state, attempts, updated_at, next_run_at = row
+                    # On a retry, a job this call already revived carries its exact time.
+                    ours = retried and (state, attempts, updated_at, next_run_at) == (
+                        State.PENDING,
+                        0,
+                        now,
+                        now,
+                    )
+                    if state != State.DEAD and not ours:
+                        raise Conflict(
+                            f"job {job_id!r} is {state}, not in the DLQ; nothing was retried"
+                        )
+                conn.execute(q["revive"], {"now": now, "ids": wanted})
+                revived = wanted
+            if revived:
+                self._notify(conn)
+            return revived
+
+        return self._run(run)
+
+    def purge_dead(self) -> int:
+        return int(self._run(lambda c, r: _one(c.execute(self._q["purge_dead"]))[0]))
+
+    # --- config -------------------------------------------------------------------------
+
+    def config_items(self) -> dict[str, str]:
+        rows = self._run(lambda c, r: c.execute(self._q["config_items"]).fetchall(), write=False)
+        return {k: v for k, v in rows}
+
+    def config_set(self, key: str, value: str) -> None:
+        self._run(lambda c, r: c.execute(self._q["config_set"], (key, value)))
+
+    def config_unset(self, key: str) -> bool:
+        return bool(self._run(lambda c, r: c.execute(self._q["config_unset"], (key,)).rowcount))
+
+    # --- workers ------------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        queues = json.dumps(list(worker.queues)) if worker.queues is not None else None
+        args = (
+            worker.id,
+            worker.host,
+            worker.pid,
+            worker.supervisor_pid,
+            queues,
+            worker.state,
+            worker.started_at,
+            worker.heartbeat_at,
+            worker.wake,
+        )
+        self._run(lambda c, r: c.execute(self._q["register_worker"], args))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._run(lambda c, r: c.execute(self._q["unregister_worker"], (worker_id,)))
+
+    def heartbeat(
+        self, worker_id: str, job: Job | None, now: float, lease_until: float
+    ) -> tuple[int | None, bool]:
+        q = self._q
+
+        def run(conn: Conn, retried: bool) -> tuple[int | None, bool]:
+            # The job row before the worker row: the order every write locks them in.
+            holds = True
+            if job is not None:
+                cur = conn.execute(q["extend_lease"], (lease_until, job.id, worker_id, job.runs))
+                holds = cur.rowcount == 1
+            row = conn.execute(q["heartbeat_worker"], (now, worker_id)).fetchone()
+            return (int(row[0]) if row else None), holds
+
+        return self._run(run)
+
+    def list_workers(self) -> list[WorkerInfo]:
+        rows = self._run(lambda c, r: c.execute(self._q["list_workers"]).fetchall(), write=False)
+        return [worker_from_row(r) for r in rows]
+
+    def request_stop(self, worker_ids: Sequence[str], level: int) -> None:
+        args = (level, list(worker_ids))
+        self._run(lambda c, r: c.execute(self._q["request_stop"], args))
+
+    def forget_workers(self, worker_ids: Sequence[str]) -> None:
+        args = (list(worker_ids),)
+        self._run(lambda c, r: c.execute(self._q["forget_workers"], args))
+
+    # --- execution ----------------------------------------------------------------------
+
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, now: float, lease_until: float
+    ) -> Job | None:
+        q = self._q
+        params: dict[str, Any] = {"worker": worker_id, "now": now, "lease": lease_until}
+        if queues is not None:
+            params["queues"] = list(queues)
+
+        def run(conn: Conn, retried: bool) -> Job | None:
+            self._commit_durably(conn)
+            if retried:
+                # If an earlier try committed, its job is ours: return it rather than
+                # leave it leased to nobody until the lease runs out.
+                row = conn.execute(q["claimed_by_call"], (worker_id, now)).fetchone()
+                if row is not None:
+                    return job_from_row(row)
+            row = conn.execute(q["claim" if queues is None else "claim_queues"], params).fetchone()
+            if row is None:
+                return None
+            job = job_from_row(row)
+            conn.execute(q["start_attempt"], (job.id, job.runs, worker_id, now))
+            conn.execute(q["worker_busy"], (job.id, now, worker_id))
+            return job
+
+        return self._run(run)
+
+    def save_output(self, job: Job, result_so_far: AttemptResult) -> bool:
+        r = result_so_far
+        args = (r.stdout, r.stderr, r.stdout_total, r.stderr_total, job.id, job.runs)
+        return bool(self._run(lambda c, _: c.execute(self._q["save_output"], args).rowcount))
+
+    def finish(
+        self, job: Job, result: AttemptResult, outcome: Outcome, *, recovered: bool = False
+    ) -> bool:
+        q = self._q
+        r = result
+
+        def run(conn: Conn, retried: bool) -> bool:
+            cur = conn.execute(
+                q["finish_job"],
+                (
+                    str(outcome.state),
+                    outcome.next_run_at,
+                    r.exit_code,
+                    r.error,
+                    r.finished_at,
+                    job.id,
+                    job.worker_id,
+                    job.runs,
+                ),
+            )
+            if cur.rowcount != 1:
+                if not retried:
+                    return False  # fenced off: the lease was lost and the job moved on
+                # Or fenced off by our own earlier try, whose acknowledgement was lost.
+                mine = (job.id, job.runs, r.finished_at, r.exit_code, r.error)
+                return bool(_one(conn.execute(q["attempt_finished_as"], mine))[0])
+            conn.execute(
+                q["finish_attempt"],
+                (
+                    r.finished_at,
+                    r.exit_code,
+                    r.timed_out,
+                    r.error,
+                    r.stdout,
+                    r.stderr,
+                    r.stdout_total,
+                    r.stderr_total,
+                    job.id,
+                    job.runs,
+                ),
+            )
+            conn.execute(q["worker_idle"], (0 if recovered else 1, r.finished_at, job.worker_id))
+            return True
+
+        return self._run(run)
+
+    def release(self, job: Job, now: float) -> bool:
+        q = self._q
+
+        def run(conn: Conn, retried: bool) -> bool:
+            cur = conn.execute(q["release_job"], (now, now, job.id, job.worker_id, job.runs))
+            if cur.rowcount == 1:
+                conn.execute(q["drop_attempt"], (job.id, job.runs))
+                conn.execute(q["worker_idle"], (0, now, job.worker_id))
+            elif retried:
+                # A release deletes the attempt row its claim made; a recovery keeps it.
+                args = {"job": job.id, "runs": job.runs, "worker": job.worker_id}
+                exists, held = _one(conn.execute(q["attempt_held"], args))
+                if not exists or held:
+                    return False
+            else:
+                return False
+            self._notify(conn)
+            return True
+
+        return self._run(run)
+
+    def expired(self, now: float, limit: int = 100) -> list[Job]:
+        rows = self._run(
+            lambda c, r: c.execute(self._q["expired"], (now, limit)).fetchall(), write=False
+        )
+        return [job_from_row(r) for r in rows]
+
+    def next_due(self, queues: Sequence[str] | None) -> float | None:
+        if queues is None:
+            name, args = "next_due", None
+        else:
+            name, args = "next_due_queues", (list(queues),)
+        row = self._run(lambda c, r: _one(c.execute(self._q[name], args)), write=False)
+        return None if row[0] is None else float(row[0])
+
+    def open_waker(self, worker_id: str) -> NotifyWaker:
+        listen = self._sql("listen", channel=self.channel)
+        return NotifyWaker(lambda: self._open(time.monotonic() + WAKER_CONNECT_TIMEOUT), listen)

@@ -1,0 +1,301 @@
+-- Every SQL statement the PostgreSQL store runs, by name (see store/queries.py).
+-- Job columns are always selected in the order of JOB_COLUMNS in store/postgres.py.
+-- Statements run with search_path set to the store's schema, so table names are bare.
+-- {schema} and {channel} are the only placeholders that vary, and only ever receive
+-- psycopg.sql.Identifier values of validated names; every other value is a parameter.
+
+-- name: set_search_path
+SET search_path TO {schema}
+
+-- name: create_schema
+CREATE SCHEMA IF NOT EXISTS {schema}
+
+-- name: listen
+LISTEN {channel}
+
+-- name: relaxed_commits
+SET synchronous_commit TO off
+
+-- name: durable_commit
+SET LOCAL synchronous_commit TO on
+
+-- name: migration_lock
+SELECT pg_advisory_xact_lock(%s)
+
+-- name: schema_exists
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)
+
+-- name: schema_relations
+SELECT c.relname::text
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+
+-- name: migrations_table
+CREATE TABLE IF NOT EXISTS queuectl_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at double precision NOT NULL
+)
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM queuectl_migrations
+
+-- name: record_migration
+INSERT INTO queuectl_migrations (version, name, applied_at) VALUES (%s, %s, %s)
+
+-- name: notify
+SELECT pg_notify(%s, '')
+
+-- name: insert_jobs
+-- One statement for the whole batch. ON CONFLICT DO NOTHING skips ids that already exist
+-- (or repeat within the batch) instead of aborting, so the caller can name the first one
+-- and roll everything back; WITH ORDINALITY keeps seq in batch order.
+INSERT INTO jobs (id, command, queue, state, priority, max_retries, backoff_base, timeout,
+                  run_at, next_run_at, created_at, updated_at, cwd, env)
+SELECT b.id, b.command, b.queue, 'pending', b.priority, b.max_retries, b.backoff_base,
+       b.timeout, b.run_at, b.run_at, b.created_at, b.created_at, b.cwd, b.env
+FROM unnest(%(id)s::text[], %(command)s::text[], %(queue)s::text[], %(priority)s::integer[],
+            %(max_retries)s::integer[], %(backoff_base)s::float8[], %(timeout)s::float8[],
+            %(run_at)s::float8[], %(created_at)s::float8[], %(cwd)s::text[], %(env)s::text[])
+     WITH ORDINALITY
+     AS b(id, command, queue, priority, max_retries, backoff_base, timeout, run_at,
+          created_at, cwd, env, n)
+ORDER BY b.n
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: batch_already_inserted
+-- How many jobs of a batch exist exactly as that batch wrote them.
+SELECT count(*)
+FROM unnest(%s::text[], %s::float8[], %s::text[]) AS b(id, created_at, command)
+JOIN jobs AS j ON j.id = b.id AND j.created_at = b.created_at AND j.command = b.command
+
+-- name: get_job
+SELECT {job_columns} FROM jobs WHERE id = %s
+
+-- name: list_jobs
+SELECT {job_columns} FROM jobs ORDER BY seq DESC LIMIT %s
+
+-- name: list_jobs_state
+SELECT {job_columns} FROM jobs WHERE state = %s ORDER BY seq DESC LIMIT %s
+
+-- name: list_jobs_queue
+SELECT {job_columns} FROM jobs WHERE queue = %s ORDER BY seq DESC LIMIT %s
+
+-- name: list_jobs_state_queue
+SELECT {job_columns} FROM jobs WHERE state = %s AND queue = %s ORDER BY seq DESC LIMIT %s
+
+-- name: list_jobs_ready
+SELECT {job_columns} FROM jobs
+WHERE state IN ('pending', 'failed') AND next_run_at <= %s
+ORDER BY seq DESC LIMIT %s
+
+-- name: list_jobs_ready_queue
+SELECT {job_columns} FROM jobs
+WHERE state IN ('pending', 'failed') AND next_run_at <= %s AND queue = %s
+ORDER BY seq DESC LIMIT %s
+
+-- name: count_jobs
+SELECT state, count(*) FROM jobs GROUP BY state
+
+-- name: attempts
+SELECT attempt, worker_id, started_at, finished_at, exit_code, timed_out, error
+FROM attempts WHERE job_id = %s ORDER BY attempt
+
+-- name: output_latest
+SELECT attempt, stdout, stderr, stdout_total, stderr_total, finished_at IS NOT NULL
+FROM attempts WHERE job_id = %s ORDER BY attempt DESC LIMIT 1
+
+-- name: output_attempt
+SELECT attempt, stdout, stderr, stdout_total, stderr_total, finished_at IS NOT NULL
+FROM attempts WHERE job_id = %s AND attempt = %s
+
+-- name: lock_jobs
+-- Locks in id order, so that two revives of overlapping ids cannot deadlock.
+SELECT id, state, attempts, updated_at, next_run_at
+FROM jobs WHERE id = ANY(%s::text[]) ORDER BY id FOR UPDATE
+
+-- name: revive
+UPDATE jobs
+SET state = 'pending', attempts = 0, next_run_at = %(now)s, updated_at = %(now)s,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = ANY(%(ids)s::text[]) AND state = 'dead'
+
+-- name: revive_all
+-- On a retry, also report the jobs that this same call already revived (their commit
+-- went through but its acknowledgement was lost): they carry this call's exact time.
+WITH revived AS (
+    UPDATE jobs
+    SET state = 'pending', attempts = 0, next_run_at = %(now)s, updated_at = %(now)s,
+        worker_id = NULL, lease_expires_at = NULL
+    WHERE state = 'dead'
+       OR (%(retry)s AND state = 'pending' AND attempts = 0
+           AND updated_at = %(now)s AND next_run_at = %(now)s)
+    RETURNING id, seq
+)
+SELECT id FROM revived ORDER BY seq
+
+-- name: purge_dead
+-- One statement, so a job cannot become dead between deleting its history and itself.
+WITH gone AS (
+    DELETE FROM jobs WHERE state = 'dead' RETURNING id
+), history AS (
+    DELETE FROM attempts WHERE job_id IN (SELECT id FROM gone)
+)
+SELECT count(*) FROM gone
+
+-- name: config_items
+SELECT key, value FROM config
+
+-- name: config_set
+INSERT INTO config (key, value) VALUES (%s, %s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- name: config_unset
+DELETE FROM config WHERE key = %s
+
+-- name: register_worker
+-- Like SQLite's INSERT OR REPLACE: a re-registration starts the row afresh.
+INSERT INTO workers (id, host, pid, supervisor_pid, queues, state, started_at,
+                     heartbeat_at, current_job, jobs_done, stop_requested, wake)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, NULL, 0, 0, %s)
+ON CONFLICT (id) DO UPDATE
+SET host = excluded.host, pid = excluded.pid, supervisor_pid = excluded.supervisor_pid,
+    queues = excluded.queues, state = excluded.state, started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at, current_job = NULL, jobs_done = 0,
+    stop_requested = 0, wake = excluded.wake
+
+-- name: unregister_worker
+DELETE FROM workers WHERE id = %s
+
+-- name: heartbeat_worker
+UPDATE workers SET heartbeat_at = %s WHERE id = %s RETURNING stop_requested
+
+-- name: extend_lease
+UPDATE jobs SET lease_expires_at = %s
+WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+
+-- name: list_workers
+SELECT id, host, pid, queues, state, started_at, heartbeat_at, current_job, jobs_done,
+       supervisor_pid, stop_requested, wake
+FROM workers ORDER BY started_at, id
+
+-- name: request_stop
+UPDATE workers SET stop_requested = greatest(stop_requested, %s) WHERE id = ANY(%s::text[])
+
+-- name: forget_workers
+DELETE FROM workers WHERE id = ANY(%s::text[])
+
+-- name: claim
+-- SKIP LOCKED: a row another worker is claiming right now is passed over, so claims run
+-- side by side instead of queueing behind one row lock.
+UPDATE jobs
+SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = %(worker)s,
+    lease_expires_at = %(lease)s, updated_at = %(now)s, next_run_at = NULL
+WHERE state IN ('pending', 'failed') AND seq = (
+    SELECT seq FROM jobs
+    WHERE state IN ('pending', 'failed') AND next_run_at <= %(now)s
+    ORDER BY priority DESC, next_run_at, seq
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING {job_columns}
+
+-- name: claim_queues
+-- The best unlocked candidate of each queue (one index probe each, as in SQLite), then the
+-- best of those. The other candidates stay locked only until this transaction ends.
+UPDATE jobs
+SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = %(worker)s,
+    lease_expires_at = %(lease)s, updated_at = %(now)s, next_run_at = NULL
+WHERE state IN ('pending', 'failed') AND seq = (
+    SELECT c.seq
+    FROM unnest(%(queues)s::text[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT seq, priority, next_run_at FROM jobs
+        WHERE state IN ('pending', 'failed') AND queue = q.name AND next_run_at <= %(now)s
+        ORDER BY priority DESC, next_run_at, seq
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority DESC, c.next_run_at, c.seq
+    LIMIT 1
+)
+RETURNING {job_columns}
+
+-- name: claimed_by_call
+-- After a lost commit acknowledgement: the job this very claim (worker, time) took.
+SELECT {job_columns} FROM jobs
+WHERE state = 'processing' AND worker_id = %s AND updated_at = %s
+
+-- name: start_attempt
+-- Like SQLite's INSERT OR REPLACE: a leftover row for this number starts afresh.
+INSERT INTO attempts (job_id, attempt, worker_id, started_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (job_id, attempt) DO UPDATE
+SET worker_id = excluded.worker_id, started_at = excluded.started_at, finished_at = NULL,
+    exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
+    stdout_total = 0, stderr_total = 0
+
+-- name: worker_busy
+UPDATE workers SET state = 'busy', current_job = %s, heartbeat_at = %s WHERE id = %s
+
+-- name: save_output
+UPDATE attempts SET stdout = %s, stderr = %s, stdout_total = %s, stderr_total = %s
+WHERE job_id = %s AND attempt = %s AND finished_at IS NULL
+
+-- name: finish_job
+UPDATE jobs
+SET state = %s, next_run_at = %s, exit_code = %s, last_error = %s, updated_at = %s,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+
+-- name: finish_attempt
+UPDATE attempts
+SET finished_at = %s, exit_code = %s, timed_out = %s, error = %s,
+    stdout = %s, stderr = %s, stdout_total = %s, stderr_total = %s
+WHERE job_id = %s AND attempt = %s
+
+-- name: attempt_finished_as
+-- Whether this attempt already ended exactly as the caller says (a retried finish).
+SELECT EXISTS (
+    SELECT 1 FROM attempts
+    WHERE job_id = %s AND attempt = %s AND finished_at = %s
+      AND exit_code IS NOT DISTINCT FROM %s AND error IS NOT DISTINCT FROM %s
+)
+
+-- name: worker_idle
+UPDATE workers
+SET state = 'idle', current_job = NULL, jobs_done = jobs_done + %s, heartbeat_at = %s
+WHERE id = %s
+
+-- name: release_job
+UPDATE jobs
+SET state = 'pending', attempts = attempts - 1, runs = runs - 1, next_run_at = %s,
+    updated_at = %s, worker_id = NULL, lease_expires_at = NULL
+WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+
+-- name: drop_attempt
+DELETE FROM attempts WHERE job_id = %s AND attempt = %s
+
+-- name: attempt_held
+-- For a retried release: the job still exists, and whether the attempt row that the
+-- claim created for this worker is still there (a release deletes it; a recovery keeps it).
+SELECT EXISTS (SELECT 1 FROM jobs WHERE id = %(job)s),
+       EXISTS (SELECT 1 FROM attempts
+               WHERE job_id = %(job)s AND attempt = %(runs)s AND worker_id = %(worker)s)
+
+-- name: expired
+SELECT {job_columns} FROM jobs
+WHERE state = 'processing' AND lease_expires_at < %s
+ORDER BY lease_expires_at LIMIT %s
+
+-- name: next_due
+SELECT min(next_run_at) FROM jobs WHERE state IN ('pending', 'failed')
+
+-- name: next_due_queues
+SELECT min(d.due)
+FROM unnest(%s::text[]) AS q(name)
+CROSS JOIN LATERAL (
+    SELECT min(next_run_at) AS due FROM jobs
+    WHERE state IN ('pending', 'failed') AND queue = q.name
+) AS d
