@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from .helpers import Cli, Workers
-from .pg import pg_base_url, pg_url  # noqa: F401  (fixtures for the PostgreSQL tests)
+from .pg import isolated_schema, pg_base_url, pg_url, private_cluster  # noqa: F401
+
+#: The behavioural suite runs once per store; `-m "not postgres"` keeps to SQLite.
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(autouse=True)
@@ -23,17 +26,27 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> str:
-    return str(tmp_path / "queue.db")
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def cli(tmp_path: Path, db_path: str) -> Cli:
+def db_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh store: a SQLite file, or a PostgreSQL schema of its own."""
+    if store_kind == "postgres":
+        with isolated_schema(request.getfixturevalue("pg_base_url")) as url:
+            yield url
+    else:
+        yield str(tmp_path / "queue.db")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, db_url: str) -> Cli:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUECTL_")}
     work = tmp_path / "work"
     work.mkdir()
-    return Cli(db_path, work, env)
+    return Cli(db_url, work, env)
 
 
 @pytest.fixture

@@ -153,6 +153,34 @@ class Workers:
         self._log.close()
 
 
+TABLES = ("jobs", "attempts", "workers", "config", "queuectl_migrations")
+
+
+def dump_store(url: str) -> list[str]:
+    """Every row of every queuectl table, read without writing anything."""
+    if url.startswith("postgresql://"):
+        import psycopg
+        from psycopg import sql
+
+        from queuectl.store.postgres import parse_url
+
+        target = parse_url(url)
+        rows: list[str] = []
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            for table in TABLES:
+                name = sql.Identifier(target.schema, table)
+                query = sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(name)
+                rows.extend(f"{table}: {r!r}" for r in conn.execute(query).fetchall())
+        return rows
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{url}?mode=ro", uri=True)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
 def proc_state(pid: int) -> str | None:
     """The state letter of /proc/PID/stat (None when the process is gone)."""
     try:

@@ -81,9 +81,17 @@ class Cluster:
 
     def start(self) -> None:
         self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "-N")
+        self.start_server()
+
+    def start_server(self) -> None:
+        """Start (again) on the same data and port."""
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -F"
         log = os.path.join(self.dir, "log")
         self._run("pg_ctl", "-D", self.data, "-l", log, "-o", options, "-w", "-t", "60", "start")
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server but keep its data, as an administrator's restart would."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
 
     def stop(self) -> None:
         try:
@@ -137,6 +145,23 @@ def isolated_schema(base_url: str) -> Iterator[str]:
         yield schema_url(base_url, schema)
     finally:
         drop_schema(base_url, schema)
+
+
+@pytest.fixture(scope="module")
+def private_cluster() -> Iterator[Cluster]:
+    """A cluster of this module's own, which its tests may stop and start at will."""
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        _no_server("initdb/pg_ctl are not on PATH, and a private cluster is needed")
+    cluster = Cluster()
+    try:
+        cluster.start()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        cluster.stop()
+        _no_server(f"cannot start a throw-away cluster ({exc})")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

@@ -211,12 +211,17 @@ def test_idle_workers_wake_on_enqueue(cli: Cli, workers: list[Workers]) -> None:
 
 
 def test_priority_and_run_at_order_the_claims(cli: Cli, workers: list[Workers]) -> None:
+    from queuectl.timeutil import to_iso
+
     out = cli.cwd / "order.txt"
-    cli.ok("enqueue", f"echo low >> {out}", "--priority", "1")
-    cli.ok("enqueue", f"echo later >> {out}", "--priority", "100", "--delay", "1.5")
-    cli.ok("enqueue", f"echo high >> {out}", "--priority", "10")
-    cli.ok("enqueue", f"echo mid-old >> {out}", "--priority", "5")
-    cli.ok("enqueue", f"echo mid-new >> {out}", "--priority", "5")
+    specs = [
+        {"command": f"echo low >> {out}", "priority": 1},
+        {"command": f"echo later >> {out}", "priority": 100, "run_at": to_iso(time.time() + 3)},
+        {"command": f"echo high >> {out}", "priority": 10},
+        {"command": f"echo mid-old >> {out}", "priority": 5},
+        {"command": f"echo mid-new >> {out}", "priority": 5},
+    ]
+    cli.ok("enqueue", "--file", "-", input=json.dumps(specs))  # one batch: the clock is ours
     workers.append(cli.workers("--count", "1"))
     wait_for(lambda: cli.counts()["completed"] == 5, what="all five")
     assert out.read_text().split() == ["high", "mid-old", "mid-new", "low", "later"]

@@ -126,7 +126,7 @@ def _stop(ctx: Context) -> None:
     from ..worker.control import stop_workers
 
     report = stop_workers(ctx.queue(), force=False, timeout=60)
-    sys.stdout.write(f"stopped {len(report.asked) - len(report.remaining)} worker(s)\n")
+    sys.stdout.write(f"stopped {len(report.stopped)} worker(s)\n")
 
 
 def _dlq(ctx: Context) -> None:

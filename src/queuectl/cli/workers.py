@@ -111,7 +111,8 @@ def stop(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.emit_json(
             {
-                "stopped": [w.id for w in report.asked if w not in report.remaining],
+                "stopped": [w.id for w in report.stopped],
+                "lost": [w.id for w in report.lost],
                 "remaining": [w.id for w in report.remaining],
             }
         )
@@ -121,8 +122,9 @@ def stop(args: argparse.Namespace, ctx: Context) -> int:
             f"{len(report.remaining)} worker(s) still running after {args.timeout:g}s: {ids}"
         )
     if not ctx.json:
-        if report.asked:
-            ctx.say(f"stopped {len(report.asked)} worker(s)")
+        if report.stopped or report.lost:
+            lost = f"; forgot {len(report.lost)} lost worker(s)" if report.lost else ""
+            ctx.say(f"stopped {len(report.stopped)} worker(s){lost}")
         else:
             ctx.say("no workers are running")
     return 0

@@ -50,17 +50,21 @@ def resolve(db: str | os.PathLike[str] | None) -> str:
     return os.path.abspath(os.path.expanduser(raw))
 
 
-def open_store(url: str, *, create: bool = True, durable: bool = True) -> Store:
+def open_store(
+    url: str, *, create: bool = True, durable: bool = True, busy_budget: float = 30.0
+) -> Store:
     """Open (creating and migrating on first use) the store at a resolved location.
 
     ``durable``: commit with a full sync (enqueues); workers pass False for cheaper commits.
+    ``busy_budget``: how long one call may wait out a locked or unreachable store before it
+    raises ``StoreUnavailable``.
     """
     if is_postgres(url):
         from .postgres import PostgresStore
 
-        return PostgresStore(url, create=create, durable=durable)
+        return PostgresStore(url, create=create, durable=durable, busy_budget=busy_budget)
     from .sqlite import SqliteStore
 
     if create and url == default_location():
         os.makedirs(os.path.dirname(url), mode=0o700, exist_ok=True)
-    return SqliteStore(url, create=create, durable=durable)
+    return SqliteStore(url, create=create, durable=durable, busy_budget=busy_budget)

@@ -99,31 +99,30 @@ def start_detached(supervisor: Supervisor, log_path: str) -> int:
 
 @dataclass(frozen=True)
 class StopReport:
-    asked: list[WorkerInfo]
-    remaining: list[WorkerInfo]
+    stopped: list[WorkerInfo]  # exited and unregistered
+    lost: list[WorkerInfo]  # had died without unregistering; their rows are forgotten
+    remaining: list[WorkerInfo]  # still running when the wait ran out
 
 
-def _gone(queue: Queue, worker: WorkerInfo, rows: dict[str, WorkerInfo], here: str) -> bool:
-    row = rows.get(worker.id)
-    if row is None:
-        return worker.host != here or not pid_alive(worker.pid)
+def _alive(worker: WorkerInfo, row: WorkerInfo | None, here: str, lease: float) -> bool:
     if worker.host == here:
-        return not pid_alive(worker.pid)
-    return time.time() - row.heartbeat_at > queue.config().lease_timeout
+        return pid_alive(worker.pid)
+    return row is not None and time.time() - row.heartbeat_at <= lease
 
 
 def stop_workers(queue: Queue, *, force: bool, timeout: float) -> StopReport:
-    """Ask every worker of the store to stop, then wait until they are gone."""
+    """Ask every worker of the store to stop, then wait until they are gone.
+
+    Workers on this host get a signal (through their supervisor); every worker, wherever it
+    runs, also finds the request in the store at its next heartbeat.
+    """
     here = hostname()
-    targets = [
-        w
-        for w in queue.store.list_workers()
-        if (pid_alive(w.pid) if w.host == here else w in queue.workers())
-    ]
+    lease = queue.config().lease_timeout
+    rows = {w.id: w for w in queue.store.list_workers()}
+    targets = [w for w in rows.values() if _alive(w, w, here, lease)]
     if not targets:
-        return StopReport([], [])
-    level = 2 if force else 1
-    queue.store.request_stop([w.id for w in targets], level)
+        return StopReport([], [], [])
+    queue.store.request_stop([w.id for w in targets], 2 if force else 1)
     signum = signal.SIGUSR1 if force else signal.SIGTERM
     signalled: set[int] = set()
     for w in targets:
@@ -140,11 +139,12 @@ def stop_workers(queue: Queue, *, force: bool, timeout: float) -> StopReport:
     deadline = time.monotonic() + timeout
     while True:
         rows = {w.id: w for w in queue.store.list_workers()}
-        remaining = [w for w in targets if not _gone(queue, w, rows, here)]
+        remaining = [w for w in targets if _alive(w, rows.get(w.id), here, lease)]
         supervisors = [p for p in signalled if pid_alive(p)]
         if (not remaining and not supervisors) or time.monotonic() >= deadline:
-            stale = [w.id for w in targets if w not in remaining and w.id in rows]
-            if stale:
-                queue.store.forget_workers(stale)
-            return StopReport(targets, remaining)
+            lost = [w for w in targets if w not in remaining and w.id in rows]
+            if lost:
+                queue.store.forget_workers([w.id for w in lost])
+            stopped = [w for w in targets if w not in remaining and w not in lost]
+            return StopReport(stopped, lost, remaining)
         time.sleep(0.05)

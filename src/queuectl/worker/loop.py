@@ -38,6 +38,9 @@ EXIT_ORPHANED = 3
 EXIT_CANNOT_START = 4
 
 RECOVERY_EVERY = 1.0  # seconds between scans for expired leases
+# A store call gives up after this long, so that an outage shows in the log within seconds;
+# the worker then keeps retrying on its own (see _persist) until the store is back.
+STORE_PATIENCE = 5.0
 FLUSH_EVERY = 1.0  # seconds between saves of a running attempt's output
 
 
@@ -119,7 +122,7 @@ class Worker:
     def run(self) -> int:
         self._install_signals()
         try:
-            self._store = open_store(self.url, durable=False)
+            self._store = open_store(self.url, durable=False, busy_budget=STORE_PATIENCE)
             self.config = Config.from_stored(self._store.config_items())
             self._waker = self._store.open_waker(self.id)
             self._register()
@@ -351,11 +354,15 @@ class Worker:
         warned = False
         while True:
             try:
-                return action()
+                result = action()
             except StoreError as exc:
                 if not warned:
                     self.log("store_unavailable", error=exc.message, during=what)
                     warned = True
+            else:
+                if warned:
+                    self.log("store_available", during=what)
+                return result
             if self.orphaned or (self.stop and what == "claim"):
                 return None
             watch = [self._sig_r] + ([self.parent_fd] if self.parent_fd is not None else [])

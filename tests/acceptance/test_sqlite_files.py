@@ -1,0 +1,53 @@
+"""What queuectl does with the files around a SQLite store: never harm a stranger's file,
+say clearly when a path cannot be a store, keep the store private."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from ..helpers import Cli
+
+pytestmark = pytest.mark.parametrize("store_kind", ["sqlite"])
+
+
+def test_not_a_store_is_never_touched(cli: Cli, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("my precious notes\n" * 100)
+    other = tmp_path / "app.db"
+    conn = sqlite3.connect(other)
+    conn.execute("create table users (name text)")
+    conn.execute("insert into users values ('ada')")
+    conn.commit()
+    conn.close()
+    before = {p: p.read_bytes() for p in (text, other)}
+    for path in (text, other):
+        for args in (["init"], ["list"], ["enqueue", "true"]):
+            result = cli.run("--db", str(path), *args)
+            assert result.code == 1, result
+            assert result.err.startswith("error: ") and "not a queuectl store" in result.err
+            assert len(result.err.splitlines()) == 1
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("notes", "app"))) == [
+        "app.db",
+        "notes.txt",
+    ]
+
+
+def test_unusable_store_paths(cli: Cli, tmp_path: Path) -> None:
+    cases = {
+        str(tmp_path): "is a directory",
+        str(tmp_path / "missing-dir" / "q.db"): "does not exist",
+    }
+    for path, needle in cases.items():
+        result = cli.run("--db", path, "list")
+        assert result.code == 1 and needle in result.err, result
+        assert len(result.err.splitlines()) == 1
+
+
+def test_store_file_is_private(cli: Cli) -> None:
+    cli.ok("enqueue", "true")
+    assert stat.S_IMODE(Path(cli.db).stat().st_mode) == 0o600
