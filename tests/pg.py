@@ -113,8 +113,14 @@ def pg_base_url() -> Iterator[str]:
     if _problem(LOCAL_URL) is None:
         yield LOCAL_URL
         return
+    with _throwaway_cluster(f"{LOCAL_URL} does not answer") as cluster:
+        yield cluster.url
+
+
+@contextmanager
+def _throwaway_cluster(why_needed: str) -> Iterator[Cluster]:
     if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        _no_server(f"{LOCAL_URL} does not answer and initdb/pg_ctl are not on PATH")
+        _no_server(f"{why_needed} and initdb/pg_ctl are not on PATH")
     cluster = Cluster()
     try:
         cluster.start()
@@ -122,7 +128,7 @@ def pg_base_url() -> Iterator[str]:
         cluster.stop()
         _no_server(f"cannot start a throw-away cluster ({exc})")
     try:
-        yield cluster.url
+        yield cluster
     finally:
         cluster.stop()
 
@@ -150,18 +156,8 @@ def isolated_schema(base_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def private_cluster() -> Iterator[Cluster]:
     """A cluster of this module's own, which its tests may stop and start at will."""
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        _no_server("initdb/pg_ctl are not on PATH, and a private cluster is needed")
-    cluster = Cluster()
-    try:
-        cluster.start()
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        cluster.stop()
-        _no_server(f"cannot start a throw-away cluster ({exc})")
-    try:
+    with _throwaway_cluster("a test needs a server it may restart") as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture

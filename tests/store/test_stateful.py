@@ -217,11 +217,8 @@ def _sqlite_url(folder: Path) -> Iterator[str]:
     yield str(Path(tempfile.mkdtemp(dir=folder)) / "model.db")
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def test_lifecycle_model(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    if backend == "postgres":
+def test_lifecycle_model(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if store_kind == "postgres":
         base = request.getfixturevalue("pg_base_url")
         Lifecycle.url_source = staticmethod(lambda: isolated_schema(base))  # type: ignore[assignment]
     else:
