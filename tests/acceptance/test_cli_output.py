@@ -84,7 +84,7 @@ def test_show_includes_history(cli: Cli, workers: list[Workers]) -> None:
     workers.append(cli.workers())
     wait_for(lambda: cli.state("x") == "dead")
     doc = cli.json("show", "x")
-    assert set(doc) == JOB_KEYS | {"history"}
+    assert set(doc) == JOB_KEYS | {"history", "env"}
     (attempt,) = doc["history"]
     assert set(attempt) == ATTEMPT_KEYS
     assert attempt["attempt"] == 1 and isinstance(attempt["duration"], float)

@@ -61,6 +61,22 @@ def test_failures_back_off_then_dead_then_revived(cli: Cli, workers: list[Worker
     assert cli.json("dlq", "list") == []
 
 
+def test_jobs_see_only_stdio_and_their_environment(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok(
+        "enqueue",
+        'ls /proc/$$/fd; echo "$GREETING $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT"',
+        "--id",
+        "peek",
+        "--env",
+        "GREETING=hi",
+    )
+    workers.append(cli.workers())
+    wait_for(lambda: cli.state("peek") == "completed")
+    *fds, greeting, job_id, attempt = cli.json("logs", "peek")["stdout"].split()
+    assert sorted(int(fd) for fd in fds) == [0, 1, 2]  # no store, socket or pipe leaks in
+    assert (greeting, job_id, attempt) == ("hi", "peek", "1")
+
+
 def test_unknown_command_is_127_and_dead(cli: Cli, workers: list[Workers]) -> None:
     cli.ok("enqueue", '{"id":"nope","command":"no-such-command-here","max_retries":0}')
     workers.append(cli.workers())

@@ -51,3 +51,17 @@ def test_unusable_store_paths(cli: Cli, tmp_path: Path) -> None:
 def test_store_file_is_private(cli: Cli) -> None:
     cli.ok("enqueue", "true")
     assert stat.S_IMODE(Path(cli.db).stat().st_mode) == 0o600
+
+
+def test_a_world_writable_store_is_refused(cli: Cli) -> None:
+    cli.ok("enqueue", "true", "--id", "mine")
+    db = Path(cli.db)
+    db.chmod(0o666)
+    before = db.read_bytes()
+    result = cli.run("list")
+    assert result.code == 1
+    assert result.err.startswith("error: ") and "writable by every user" in result.err
+    assert "chmod 600" in result.err and len(result.err.splitlines()) == 1
+    assert db.read_bytes() == before
+    db.chmod(0o600)
+    assert cli.json("show", "mine")["state"] == "pending"

@@ -139,3 +139,36 @@ def test_tail_trims_in_steps() -> None:
     for chunk in (b"ab", b"cdef", b"ghij"):
         t.feed(chunk)
     assert t.value() == b"ghij" and t.total == 10
+
+
+def test_the_command_inherits_only_stdio_and_default_signals() -> None:
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under `queuectl worker start &`
+    try:
+        _, r = run("ls /proc/$$/fd; grep SigIgn /proc/$$/status")
+    finally:
+        signal.signal(signal.SIGINT, old)
+    lines = r.stdout.decode().split()
+    fds = {int(x) for x in lines[: lines.index("SigIgn:")]}
+    # Whatever this test process was handed as inheritable is not ours to close.
+    handed_down = {int(fd) for fd in os.listdir("/proc/self/fd") if _inheritable(int(fd))}
+    assert fds - handed_down <= {0, 1, 2}
+    # No standard signal (1-31) is ignored; 32 and 33 belong to the C library's threads.
+    assert int(lines[-1], 16) & 0x7FFFFFFF == 0
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:
+        return False
+
+
+def test_cannot_enter_directory(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)
+    if os.geteuid() == 0:
+        pytest.skip("root enters any directory")
+    _, r = run("true", cwd=str(locked))
+    assert r.error is not None and "cannot enter working directory" in r.error

@@ -95,6 +95,39 @@ def test_claim_order_priority_then_due_then_age(store: Store) -> None:
     assert order == ["high", "low-earlier", "old-low", "low-same-time"]
 
 
+def test_finish_and_claim_is_one_step(store: Store) -> None:
+    store.insert_jobs([new("a"), new("b", run_at=T0 + 5)])
+    job = claim(store)
+    assert job is not None and job.id == "a"
+    done, nxt = store.finish_and_claim(
+        job, result(), Outcome(State.COMPLETED, None), "w1", None, T0 + 2, T0 + 32
+    )
+    assert done and nxt is None  # b is not due yet
+    assert store.get_job("a").state is State.COMPLETED  # type: ignore[union-attr]
+    store.insert_jobs([new("c")])
+    job = claim(store, now=T0 + 3)
+    assert job is not None and job.id == "c"
+    done, nxt = store.finish_and_claim(
+        job, result(ok=False), Outcome(State.FAILED, T0 + 100), "w1", None, T0 + 6, T0 + 36
+    )
+    assert done and nxt is not None and nxt.id == "b" and nxt.worker_id == "w1"
+    assert [a.attempt for a in store.attempts("b")] == [1]
+
+
+def test_a_fenced_result_still_claims_nothing_twice(store: Store) -> None:
+    store.insert_jobs([new("a"), new("b")])
+    stale = claim(store, "w1")
+    assert stale is not None
+    store.finish(stale, result(ok=False), Outcome(State.FAILED, T0))  # recovered by someone
+    done, nxt = store.finish_and_claim(
+        stale, result(), Outcome(State.COMPLETED, None), "w1", None, T0 + 2, T0 + 32
+    )
+    assert not done
+    assert nxt is not None and nxt.id in ("a", "b")
+    again = claim(store, "w2", now=T0 + 3)
+    assert again is not None and again.id != nxt.id
+
+
 def test_claim_marks_processing_and_starts_the_attempt(store: Store) -> None:
     store.register_worker(worker_info("w1"))
     store.insert_jobs([new("a")])
@@ -166,7 +199,7 @@ def test_results_are_fenced_by_worker_and_attempt(store: Store) -> None:
     # The first worker comes back with a late result: it must change nothing.
     assert not store.finish(first, result(), Outcome(State.COMPLETED, None))
     assert not store.release(first, T0 + 102)
-    assert store.heartbeat("w1", first, T0 + 102, T0 + 200)[1] is False
+    assert store.heartbeat("w1", first, T0 + 102, T0 + 200, 0)[1] is False
     current = store.get_job("a")
     assert current is not None and (current.state, current.worker_id) == (State.PROCESSING, "w2")
 
@@ -176,7 +209,7 @@ def test_heartbeat_extends_the_lease(store: Store) -> None:
     store.insert_jobs([new("a")])
     job = claim(store)
     assert job is not None
-    assert store.heartbeat("w1", job, T0 + 20, T0 + 60) == (0, True)
+    assert store.heartbeat("w1", job, T0 + 20, T0 + 60, 0) == (0, True)
     assert store.expired(T0 + 40) == []
     assert [j.id for j in store.expired(T0 + 61)] == ["a"]
 
@@ -260,20 +293,42 @@ def worker_info(worker_id: str, host: str = "h1") -> WorkerInfo:
     )
 
 
+def test_worker_view_comes_from_the_jobs_it_holds(store: Store) -> None:
+    store.register_worker(worker_info("w1"))
+    store.insert_jobs([new("a")])
+    (idle,) = store.list_workers()
+    assert (idle.state, idle.current_job, idle.jobs_done) == ("idle", None, 0)
+    job = claim(store)
+    assert job is not None
+    (busy,) = store.list_workers()
+    assert (busy.state, busy.current_job) == ("busy", "a")
+    store.finish(job, result(), Outcome(State.COMPLETED, None))
+    store.heartbeat("w1", None, T0 + 5, T0 + 35, 1)
+    (after,) = store.list_workers()
+    assert (after.state, after.current_job, after.jobs_done, after.heartbeat_at) == (
+        "idle",
+        None,
+        1,
+        T0 + 5,
+    )
+    store.request_stop(["w1"], 1)
+    assert store.list_workers()[0].state == "stopping"
+
+
 def test_worker_registry_and_stop_requests(store: Store) -> None:
     store.register_worker(worker_info("w1"))
     store.register_worker(worker_info("w2"))
     assert [w.id for w in store.list_workers()] == ["w1", "w2"]
     store.request_stop(["w1"], 1)
-    assert store.heartbeat("w1", None, T0 + 1, T0 + 31) == (1, True)
-    assert store.heartbeat("w2", None, T0 + 1, T0 + 31) == (0, True)
+    assert store.heartbeat("w1", None, T0 + 1, T0 + 31, 0) == (1, True)
+    assert store.heartbeat("w2", None, T0 + 1, T0 + 31, 0) == (0, True)
     store.request_stop(["w1"], 2)
     store.request_stop(["w1"], 1)  # a later graceful request does not soften a force
-    assert store.heartbeat("w1", None, T0 + 2, T0 + 32)[0] == 2
+    assert store.heartbeat("w1", None, T0 + 2, T0 + 32, 0)[0] == 2
     store.unregister_worker("w1")
     store.forget_workers(["w2"])
     assert store.list_workers() == []
-    assert store.heartbeat("w1", None, T0 + 3, T0 + 33)[0] is None
+    assert store.heartbeat("w1", None, T0 + 3, T0 + 33, 0)[0] is None
 
 
 def test_concurrent_claims_never_share_a_job(open_new: StoreFactory) -> None:

@@ -483,9 +483,26 @@ def test_a_retried_finish_is_applied_once(open_pg: Opener, monkeypatch: pytest.M
     assert job is not None
     lose_next_acknowledgement(store, monkeypatch)
     assert store.finish(job, result(), Outcome(State.COMPLETED, None)) is True
-    (w,) = store.list_workers()
-    assert w.jobs_done == 1
+    done = store.get_job("a")
+    assert done is not None and done.state is State.COMPLETED
     assert [a.finished_at for a in store.attempts("a")] == [T0 + 1]
+
+
+def test_a_retried_finish_and_claim_is_applied_once(
+    open_pg: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_pg()
+    store.insert_jobs([new("a"), new("b")])
+    job = store.claim("w1", None, T0 + 1, T0 + 31)
+    assert job is not None and job.id == "a"
+    lose_next_acknowledgement(store, monkeypatch)
+    done, nxt = store.finish_and_claim(
+        job, result(), Outcome(State.COMPLETED, None), "w1", None, T0 + 2, T0 + 32
+    )
+    assert done is True and nxt is not None and nxt.id == "b"
+    held = store.get_job("b")
+    assert held is not None and (held.worker_id, held.runs) == ("w1", 1)
+    assert [a.attempt for a in store.attempts("b")] == [1]
 
 
 def test_a_retried_release_is_applied_once(

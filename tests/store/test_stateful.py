@@ -134,15 +134,28 @@ class Lifecycle(RuleBasedStateMachine):
         self.expected[job.id] = State.PROCESSING
         self.held[job.id] = job
 
-    def _finish(self, ok: bool) -> None:
+    def _finish(self, ok: bool, then_claim: bool = False) -> None:
         job_id = sorted(self.held)[0]
         job = self.held.pop(job_id)
         result = AttemptResult(
             0 if ok else 1, None if ok else "exit code 1", False, self.now, self.now
         )
         outcome = outcome_for(job, result, self.config)
-        assert self.store.finish(job, result, outcome)
+        if not then_claim:
+            assert self.store.finish(job, result, outcome)
+            self.expected[job_id] = outcome.state
+            return
+        worker = job.worker_id or ""
+        done, nxt = self.store.finish_and_claim(
+            job, result, outcome, worker, None, self.now, self.now + LEASE
+        )
+        assert done
         self.expected[job_id] = outcome.state
+        if nxt is not None:
+            assert self.expected[nxt.id] in (State.PENDING, State.FAILED)
+            assert nxt.worker_id == worker
+            self.expected[nxt.id] = State.PROCESSING
+            self.held[nxt.id] = nxt
 
     @precondition(lambda self: self.held)
     @rule()
@@ -153,6 +166,11 @@ class Lifecycle(RuleBasedStateMachine):
     @rule()
     def fail(self) -> None:
         self._finish(False)
+
+    @precondition(lambda self: self.held)
+    @rule(ok=st.booleans())
+    def finish_and_claim_next(self, ok: bool) -> None:
+        self._finish(ok, then_claim=True)
 
     @precondition(lambda self: self.held)
     @rule()
@@ -169,7 +187,7 @@ class Lifecycle(RuleBasedStateMachine):
             assert job.lease_expires_at is not None and job.lease_expires_at < self.now
             result = AttemptResult(None, "worker lost", False, job.updated_at, self.now)
             outcome = outcome_for(job, result, self.config)
-            assert self.store.finish(job, result, outcome, recovered=True)
+            assert self.store.finish(job, result, outcome)
             self.expected[job.id] = outcome.state
             self.stale.append(self.held.pop(job.id))
         if self.stale:
@@ -183,9 +201,8 @@ class Lifecycle(RuleBasedStateMachine):
         ok = AttemptResult(0, None, False, self.now, self.now)
         assert not self.store.finish(job, ok, Outcome(State.COMPLETED, None))
         assert not self.store.release(job, self.now)
-        assert (
-            self.store.heartbeat(job.worker_id or "", job, self.now, self.now + LEASE)[1] is False
-        )
+        holder = job.worker_id or ""
+        assert self.store.heartbeat(holder, job, self.now, self.now + LEASE, 0)[1] is False
 
     # --- invariants ---------------------------------------------------------------------
 

@@ -54,6 +54,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("show", help="one job with its attempt history")
     p.add_argument("id")
+    p.add_argument(
+        "--show-env", action="store_true", help="print the values of the job's env, not just names"
+    )
     add_json(p)
     p.set_defaults(handler=show)
 
@@ -202,12 +205,14 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
     history = q.history(args.id)
     if ctx.json:
         doc = job.to_dict()
+        # Values may be secrets (tokens, passwords): only their names unless asked for.
+        doc["env"] = dict(job.env) if args.show_env else sorted(job.env)
         doc["history"] = [a.to_dict() for a in history]
         ctx.emit_json(doc)
         return 0
     from . import render
 
-    render.job_detail(job, history)
+    render.job_detail(job, history, show_env=args.show_env)
     return 0
 
 

@@ -88,7 +88,7 @@ def jobs_table(jobs: list[Job], *, limit: int | None = None, empty: str = "No jo
         console.print(f"(showing the newest {limit}; use --limit N or --limit 0 for all)")
 
 
-def job_detail(job: Job, history: list[Attempt]) -> None:
+def job_detail(job: Job, history: list[Attempt], *, show_env: bool = False) -> None:
     console = _console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -112,7 +112,10 @@ def job_detail(job: Job, history: list[Attempt]) -> None:
         ("worker", job.worker_id or "-"),
     ]
     if job.env:
-        rows.append(("env", ", ".join(sorted(job.env))))
+        if show_env:
+            rows.append(("env", " ".join(f"{k}={v}" for k, v in sorted(job.env.items()))))
+        else:
+            rows.append(("env", ", ".join(sorted(job.env)) + "  (values: --show-env)"))
     for key, value in rows:
         grid.add_row(key, value)
     console.print(grid)

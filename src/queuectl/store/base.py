@@ -174,9 +174,9 @@ class Store(Protocol):
     def unregister_worker(self, worker_id: str) -> None: ...
 
     def heartbeat(
-        self, worker_id: str, job: Job | None, now: float, lease_until: float
+        self, worker_id: str, job: Job | None, now: float, lease_until: float, jobs_done: int
     ) -> tuple[int | None, bool]:
-        """Refresh the worker and extend the lease of ``job``.
+        """Refresh the worker (and its count of jobs done) and extend the lease of ``job``.
 
         Returns the stop level requested for this worker (0 none, 1 graceful, 2 force; None
         when its registry row is gone) and whether the worker still holds ``job`` (False once
@@ -208,14 +208,21 @@ class Store(Protocol):
         """Store the output captured so far of a running attempt (for ``logs --follow``)."""
         ...
 
-    def finish(
-        self, job: Job, result: AttemptResult, outcome: Outcome, *, recovered: bool = False
-    ) -> bool:
-        """Record the end of the attempt ``job.runs`` and move the job to ``outcome``.
+    def finish(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
+        """Record the end of the attempt ``job.runs`` and move the job to ``outcome``."""
+        ...
 
-        ``recovered``: someone other than the job's worker records it (lease expired), so the
-        worker's "jobs done" count is left alone.
-        """
+    def finish_and_claim(
+        self,
+        job: Job,
+        result: AttemptResult,
+        outcome: Outcome,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease_until: float,
+    ) -> tuple[bool, Job | None]:
+        """``finish`` then ``claim``, in one transaction: a busy worker commits once per job."""
         ...
 
     def release(self, job: Job, now: float) -> bool:

@@ -715,7 +715,6 @@ class PostgresStore:
             worker.pid,
             worker.supervisor_pid,
             queues,
-            worker.state,
             worker.started_at,
             worker.heartbeat_at,
             worker.wake,
@@ -726,7 +725,7 @@ class PostgresStore:
         self._run(lambda c, r: c.execute(self._q["unregister_worker"], (worker_id,)))
 
     def heartbeat(
-        self, worker_id: str, job: Job | None, now: float, lease_until: float
+        self, worker_id: str, job: Job | None, now: float, lease_until: float, jobs_done: int
     ) -> tuple[int | None, bool]:
         q = self._q
 
@@ -736,7 +735,7 @@ class PostgresStore:
             if job is not None:
                 cur = conn.execute(q["extend_lease"], (lease_until, job.id, worker_id, job.runs))
                 holds = cur.rowcount == 1
-            row = conn.execute(q["heartbeat_worker"], (now, worker_id)).fetchone()
+            row = conn.execute(q["heartbeat_worker"], (now, jobs_done, worker_id)).fetchone()
             return (int(row[0]) if row else None), holds
 
         return self._run(run)
@@ -758,79 +757,102 @@ class PostgresStore:
     def claim(
         self, worker_id: str, queues: Sequence[str] | None, now: float, lease_until: float
     ) -> Job | None:
+        def run(conn: Conn, retried: bool) -> Job | None:
+            self._commit_durably(conn)
+            return self._claim(conn, retried, worker_id, queues, now, lease_until)
+
+        return self._run(run)
+
+    def _claim(
+        self,
+        conn: Conn,
+        retried: bool,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease_until: float,
+    ) -> Job | None:
         q = self._q
+        if retried:
+            # If an earlier try committed, its job is ours: return it rather than leave it
+            # leased to nobody until the lease runs out.
+            row = conn.execute(q["claimed_by_call"], (worker_id, now)).fetchone()
+            if row is not None:
+                return job_from_row(row)
         params: dict[str, Any] = {"worker": worker_id, "now": now, "lease": lease_until}
         if queues is not None:
             params["queues"] = list(queues)
-
-        def run(conn: Conn, retried: bool) -> Job | None:
-            self._commit_durably(conn)
-            if retried:
-                # If an earlier try committed, its job is ours: return it rather than
-                # leave it leased to nobody until the lease runs out.
-                row = conn.execute(q["claimed_by_call"], (worker_id, now)).fetchone()
-                if row is not None:
-                    return job_from_row(row)
-            row = conn.execute(q["claim" if queues is None else "claim_queues"], params).fetchone()
-            if row is None:
-                return None
-            job = job_from_row(row)
-            conn.execute(q["start_attempt"], (job.id, job.runs, worker_id, now))
-            conn.execute(q["worker_busy"], (job.id, now, worker_id))
-            return job
-
-        return self._run(run)
+        row = conn.execute(q["claim" if queues is None else "claim_queues"], params).fetchone()
+        if row is None:
+            return None
+        job = job_from_row(row)
+        conn.execute(q["start_attempt"], (job.id, job.runs, worker_id, now))
+        return job
 
     def save_output(self, job: Job, result_so_far: AttemptResult) -> bool:
         r = result_so_far
         args = (r.stdout, r.stderr, r.stdout_total, r.stderr_total, job.id, job.runs)
         return bool(self._run(lambda c, _: c.execute(self._q["save_output"], args).rowcount))
 
-    def finish(
-        self, job: Job, result: AttemptResult, outcome: Outcome, *, recovered: bool = False
-    ) -> bool:
-        q = self._q
-        r = result
+    def finish(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
+        return self._run(lambda conn, retried: self._finish(conn, retried, job, result, outcome))
 
-        def run(conn: Conn, retried: bool) -> bool:
-            cur = conn.execute(
-                q["finish_job"],
-                (
-                    str(outcome.state),
-                    outcome.next_run_at,
-                    r.exit_code,
-                    r.error,
-                    r.finished_at,
-                    job.id,
-                    job.worker_id,
-                    job.runs,
-                ),
-            )
-            if cur.rowcount != 1:
-                if not retried:
-                    return False  # fenced off: the lease was lost and the job moved on
-                # Or fenced off by our own earlier try, whose acknowledgement was lost.
-                mine = (job.id, job.runs, r.finished_at, r.exit_code, r.error)
-                return bool(_one(conn.execute(q["attempt_finished_as"], mine))[0])
-            conn.execute(
-                q["finish_attempt"],
-                (
-                    r.finished_at,
-                    r.exit_code,
-                    r.timed_out,
-                    r.error,
-                    r.stdout,
-                    r.stderr,
-                    r.stdout_total,
-                    r.stderr_total,
-                    job.id,
-                    job.runs,
-                ),
-            )
-            conn.execute(q["worker_idle"], (0 if recovered else 1, r.finished_at, job.worker_id))
-            return True
+    def finish_and_claim(
+        self,
+        job: Job,
+        result: AttemptResult,
+        outcome: Outcome,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease_until: float,
+    ) -> tuple[bool, Job | None]:
+        def run(conn: Conn, retried: bool) -> tuple[bool, Job | None]:
+            self._commit_durably(conn)  # it claims: see the module docstring
+            done = self._finish(conn, retried, job, result, outcome)
+            return done, self._claim(conn, retried, worker_id, queues, now, lease_until)
 
         return self._run(run)
+
+    def _finish(
+        self, conn: Conn, retried: bool, job: Job, r: AttemptResult, outcome: Outcome
+    ) -> bool:
+        q = self._q
+        cur = conn.execute(
+            q["finish_job"],
+            (
+                str(outcome.state),
+                outcome.next_run_at,
+                r.exit_code,
+                r.error,
+                r.finished_at,
+                job.id,
+                job.worker_id,
+                job.runs,
+            ),
+        )
+        if cur.rowcount != 1:
+            if not retried:
+                return False  # fenced off: the lease was lost and the job moved on
+            # Or fenced off by our own earlier try, whose acknowledgement was lost.
+            mine = (job.id, job.runs, r.finished_at, r.exit_code, r.error)
+            return bool(_one(conn.execute(q["attempt_finished_as"], mine))[0])
+        conn.execute(
+            q["finish_attempt"],
+            (
+                r.finished_at,
+                r.exit_code,
+                r.timed_out,
+                r.error,
+                r.stdout,
+                r.stderr,
+                r.stdout_total,
+                r.stderr_total,
+                job.id,
+                job.runs,
+            ),
+        )
+        return True
 
     def release(self, job: Job, now: float) -> bool:
         q = self._q
@@ -839,7 +861,6 @@ class PostgresStore:
             cur = conn.execute(q["release_job"], (now, now, job.id, job.worker_id, job.runs))
             if cur.rowcount == 1:
                 conn.execute(q["drop_attempt"], (job.id, job.runs))
-                conn.execute(q["worker_idle"], (0, now, job.worker_id))
             elif retried:
                 # A release deletes the attempt row its claim made; a recovery keeps it.
                 args = {"job": job.id, "runs": job.runs, "worker": job.worker_id}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -151,6 +152,14 @@ class SqliteStore:
                 ) from None
         elif not os.access(path, os.R_OK):
             raise StoreUnavailable(f"cannot read the store at {path}: permission denied")
+        else:
+            mode = os.stat(path).st_mode
+            if mode & stat.S_IWOTH:
+                # Anyone who can write the store can make the workers run any command.
+                raise StoreError(
+                    f"the store at {path} is writable by every user (mode {mode & 0o777:o});"
+                    f" make it private with `chmod 600 {path}`"
+                )
         try:
             return sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
@@ -419,7 +428,6 @@ class SqliteStore:
             worker.pid,
             worker.supervisor_pid,
             queues,
-            worker.state,
             worker.started_at,
             worker.heartbeat_at,
             worker.wake,
@@ -430,12 +438,12 @@ class SqliteStore:
         self._write(lambda c: c.execute(self._q["unregister_worker"], (worker_id,)))
 
     def heartbeat(
-        self, worker_id: str, job: Job | None, now: float, lease_until: float
+        self, worker_id: str, job: Job | None, now: float, lease_until: float, jobs_done: int
     ) -> tuple[int | None, bool]:
         q = self._q
 
         def run(conn: sqlite3.Connection) -> tuple[int | None, bool]:
-            row = conn.execute(q["heartbeat_worker"], (now, worker_id)).fetchall()
+            row = conn.execute(q["heartbeat_worker"], (now, jobs_done, worker_id)).fetchall()
             holds = True
             if job is not None:
                 cur = conn.execute(q["extend_lease"], (lease_until, job.id, worker_id, job.runs))
@@ -465,79 +473,95 @@ class SqliteStore:
     def claim(
         self, worker_id: str, queues: Sequence[str] | None, now: float, lease_until: float
     ) -> Job | None:
+        return self._write(lambda conn: self._claim(conn, worker_id, queues, now, lease_until))
+
+    def _claim(
+        self,
+        conn: sqlite3.Connection,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease_until: float,
+    ) -> Job | None:
         q = self._q
-
-        def run(conn: sqlite3.Connection) -> Job | None:
-            if queues is None:
-                rows = conn.execute(q["claim"], (worker_id, now, lease_until)).fetchall()
-            else:
-                best: tuple[int, float, int] | None = None
-                for name in queues:
-                    cand = conn.execute(q["claim_candidate_queue"], (name, now)).fetchone()
-                    if cand is not None:
-                        key = (-cand[1], cand[2], cand[0])
-                        if best is None or key < best:
-                            best = key
-                if best is None:
-                    return None
-                rows = conn.execute(
-                    q["claim_seq"], (worker_id, now, lease_until, best[2])
-                ).fetchall()
-            if not rows:
+        if queues is None:
+            rows = conn.execute(q["claim"], (worker_id, now, lease_until)).fetchall()
+        else:
+            best: tuple[int, float, int] | None = None
+            for name in queues:
+                cand = conn.execute(q["claim_candidate_queue"], (name, now)).fetchone()
+                if cand is not None:
+                    key = (-cand[1], cand[2], cand[0])
+                    if best is None or key < best:
+                        best = key
+            if best is None:
                 return None
-            job = job_from_row(rows[0])
-            conn.execute(q["start_attempt"], (job.id, job.runs, worker_id, now))
-            conn.execute(q["worker_busy"], (job.id, now, worker_id))
-            return job
-
-        return self._write(run)
+            rows = conn.execute(q["claim_seq"], (worker_id, now, lease_until, best[2])).fetchall()
+        if not rows:
+            return None
+        job = job_from_row(rows[0])
+        conn.execute(q["start_attempt"], (job.id, job.runs, worker_id, now))
+        return job
 
     def save_output(self, job: Job, result_so_far: AttemptResult) -> bool:
         r = result_so_far
         args = (r.stdout, r.stderr, r.stdout_total, r.stderr_total, job.id, job.runs)
         return bool(self._write(lambda c: c.execute(self._q["save_output"], args).rowcount))
 
-    def finish(
-        self, job: Job, result: AttemptResult, outcome: Outcome, *, recovered: bool = False
-    ) -> bool:
-        q = self._q
-        r = result
+    def finish(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
+        return self._write(lambda conn: self._finish(conn, job, result, outcome))
 
-        def run(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                q["finish_job"],
-                (
-                    str(outcome.state),
-                    outcome.next_run_at,
-                    r.exit_code,
-                    r.error,
-                    r.finished_at,
-                    job.id,
-                    job.worker_id,
-                    job.runs,
-                ),
-            )
-            if cur.rowcount != 1:
-                return False  # fenced off: the lease was lost and the job moved on
-            conn.execute(
-                q["finish_attempt"],
-                (
-                    r.finished_at,
-                    r.exit_code,
-                    int(r.timed_out),
-                    r.error,
-                    r.stdout,
-                    r.stderr,
-                    r.stdout_total,
-                    r.stderr_total,
-                    job.id,
-                    job.runs,
-                ),
-            )
-            conn.execute(q["worker_idle"], (0 if recovered else 1, r.finished_at, job.worker_id))
-            return True
+    def finish_and_claim(
+        self,
+        job: Job,
+        result: AttemptResult,
+        outcome: Outcome,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease_until: float,
+    ) -> tuple[bool, Job | None]:
+        def run(conn: sqlite3.Connection) -> tuple[bool, Job | None]:
+            done = self._finish(conn, job, result, outcome)
+            return done, self._claim(conn, worker_id, queues, now, lease_until)
 
         return self._write(run)
+
+    def _finish(
+        self, conn: sqlite3.Connection, job: Job, r: AttemptResult, outcome: Outcome
+    ) -> bool:
+        q = self._q
+        cur = conn.execute(
+            q["finish_job"],
+            (
+                str(outcome.state),
+                outcome.next_run_at,
+                r.exit_code,
+                r.error,
+                r.finished_at,
+                job.id,
+                job.worker_id,
+                job.runs,
+            ),
+        )
+        if cur.rowcount != 1:
+            return False  # fenced off: the lease was lost and the job moved on
+        conn.execute(
+            q["finish_attempt"],
+            (
+                r.finished_at,
+                r.exit_code,
+                int(r.timed_out),
+                r.error,
+                r.stdout,
+                r.stderr,
+                r.stdout_total,
+                r.stderr_total,
+                job.id,
+                job.runs,
+            ),
+        )
+        return True
 
     def release(self, job: Job, now: float) -> bool:
         q = self._q
@@ -547,7 +571,6 @@ class SqliteStore:
             if cur.rowcount != 1:
                 return False
             conn.execute(q["drop_attempt"], (job.id, job.runs))
-            conn.execute(q["worker_idle"], (0, now, job.worker_id))
             return True
 
         released = self._write(run)

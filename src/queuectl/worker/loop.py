@@ -74,7 +74,7 @@ def recover_expired(store: Store, config: Config, log: EventLog) -> int:
             finished_at=now,
         )
         outcome = outcome_for(job, result, config)
-        if store.finish(job, result, outcome, recovered=True):
+        if store.finish(job, result, outcome):
             recovered += 1
             log(
                 "job_recovered",
@@ -108,6 +108,7 @@ class Worker:
         self.log = EventLog(f"worker={os.getpid()}", quiet=quiet)
         self.stop = 0
         self.orphaned = False
+        self.done = 0  # jobs finished, reported with each heartbeat
         self.config = Config()
         self._sig_r, self._sig_w = os.pipe()
         for fd in (self._sig_r, self._sig_w):
@@ -116,6 +117,9 @@ class Worker:
         self._next_recovery = 0.0
         self._store: Store | None = None
         self._waker: Waker | None = None
+        # Encoded once: re-encoding the whole environment for every job costs more than
+        # spawning the shell.
+        self._base_env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -190,15 +194,23 @@ class Worker:
         return self.stop > 0  # set by signal handlers and heartbeats between any two lines
 
     def _loop(self) -> None:
+        job: Job | None = None  # the next job, when the last result came with a claim
         while not self._stopping():
             self._maintain()
             if self._stopping():
                 break
-            job = self._persist("claim", self._claim)
+            if job is None:
+                job = self._persist("claim", self._claim)
             if job is not None:
-                self._execute(job)
+                job = self._execute(job)
             elif not self._stopping():
                 self._idle()
+        if job is not None:
+            # Claimed with the last result, but a stop came before it started: give it back.
+            store = self._store
+            assert store is not None
+            held = job
+            self._persist("release", lambda: store.release(held, time.time()))
 
     def _heartbeat_every(self) -> float:
         return max(0.05, min(self.config.lease_timeout / 3, 2.0))
@@ -222,7 +234,8 @@ class Worker:
         assert self._store is not None
         now = time.time()
         self._next_heartbeat = now + self._heartbeat_every()
-        level, holds = self._store.heartbeat(self.id, job, now, now + self.config.lease_timeout)
+        lease = now + self.config.lease_timeout
+        level, holds = self._store.heartbeat(self.id, job, now, lease, self.done)
         if level is None:
             self._register()  # our row was pruned (e.g. after a long freeze): come back
         elif level:
@@ -269,11 +282,13 @@ class Worker:
 
     # --- running one job ----------------------------------------------------------------
 
-    def _execute(self, job: Job) -> None:
-        env = dict(os.environ)
-        env.update(job.env)
-        env["QUEUECTL_JOB_ID"] = job.id
-        env["QUEUECTL_ATTEMPT"] = str(job.runs)
+    def _execute(self, job: Job) -> Job | None:
+        """Run ``job`` and record it; returns the next job when one came with the record."""
+        env = dict(self._base_env)
+        for key, value in job.env.items():
+            env[os.fsencode(key)] = os.fsencode(value)
+        env[b"QUEUECTL_JOB_ID"] = job.id.encode()
+        env[b"QUEUECTL_ATTEMPT"] = str(job.runs).encode()
         execution = Execution(
             Command(job.command, job.cwd, env, job.timeout, self.config.output_limit)
         )
@@ -308,7 +323,7 @@ class Worker:
         tick_every = min(self._heartbeat_every(), FLUSH_EVERY)
         result = execution.wait(watch, tick, tick_every)
         self.report_job(0)
-        self._record(job, result, execution.stop_reason)
+        return self._record(job, result, execution.stop_reason)
 
     def _flush_output(self, job: Job, execution: Execution, last: list[float]) -> None:
         now = time.monotonic()
@@ -318,18 +333,31 @@ class Worker:
             self._store.save_output(job, execution.progress())
             last[0], last[1] = now, written
 
-    def _record(self, job: Job, result: AttemptResult, stop: Stop | None) -> None:
+    def _record(self, job: Job, result: AttemptResult, stop: Stop | None) -> Job | None:
         store = self._store
         assert store is not None
         if stop is Stop.LEASE_LOST:
             self.log("job_abandoned", job=job.id, reason=stop.value)
-            return
+            return None
         if stop is Stop.FORCE:
             released = self._persist("release", lambda: store.release(job, time.time()))
             self.log("job_released", job=job.id, released=bool(released))
-            return
+            return None
         outcome = outcome_for(job, result, self.config)
-        saved = self._persist("finish", lambda: store.finish(job, result, outcome))
+        next_job: Job | None = None
+        if self._stopping():
+            saved = self._persist("finish", lambda: store.finish(job, result, outcome))
+        else:
+            now = time.time()
+            lease = now + self.config.lease_timeout
+            both = self._persist(
+                "finish",
+                lambda: store.finish_and_claim(
+                    job, result, outcome, self.id, self.queues, now, lease
+                ),
+            )
+            saved, next_job = both if both is not None else (None, None)
+        self.done += 1
         fields: dict[str, object] = {
             "job": job.id,
             "exit": result.exit_code,
@@ -347,6 +375,7 @@ class Worker:
             self.log("job_failed", error=result.error, retry_in=f"{retry_in:.1f}s", **fields)
         else:
             self.log("job_dead", error=result.error, **fields)
+        return next_job
 
     def _persist(self, what: str, action: Callable[[], T]) -> T | None:
         """Run a store call until it succeeds; a result must never be dropped silently."""

@@ -157,29 +157,36 @@ DELETE FROM config WHERE key = %s
 
 -- name: register_worker
 -- Like SQLite's INSERT OR REPLACE: a re-registration starts the row afresh.
-INSERT INTO workers (id, host, pid, supervisor_pid, queues, state, started_at,
-                     heartbeat_at, current_job, jobs_done, stop_requested, wake)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, NULL, 0, 0, %s)
+INSERT INTO workers (id, host, pid, supervisor_pid, queues, started_at,
+                     heartbeat_at, jobs_done, stop_requested, wake)
+VALUES (%s, %s, %s, %s, %s, %s, %s, 0, 0, %s)
 ON CONFLICT (id) DO UPDATE
 SET host = excluded.host, pid = excluded.pid, supervisor_pid = excluded.supervisor_pid,
-    queues = excluded.queues, state = excluded.state, started_at = excluded.started_at,
-    heartbeat_at = excluded.heartbeat_at, current_job = NULL, jobs_done = 0,
-    stop_requested = 0, wake = excluded.wake
+    queues = excluded.queues, started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at, jobs_done = 0, stop_requested = 0,
+    wake = excluded.wake
 
 -- name: unregister_worker
 DELETE FROM workers WHERE id = %s
 
 -- name: heartbeat_worker
-UPDATE workers SET heartbeat_at = %s WHERE id = %s RETURNING stop_requested
+UPDATE workers SET heartbeat_at = %s, jobs_done = %s WHERE id = %s RETURNING stop_requested
 
 -- name: extend_lease
 UPDATE jobs SET lease_expires_at = %s
 WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
 
 -- name: list_workers
-SELECT id, host, pid, queues, state, started_at, heartbeat_at, current_job, jobs_done,
-       supervisor_pid, stop_requested, wake
-FROM workers ORDER BY started_at, id
+-- A worker's current job and state are read off the jobs it holds, so that claiming and
+-- finishing a job never has to write the worker's row.
+SELECT w.id, w.host, w.pid, w.queues,
+       CASE WHEN w.stop_requested > 0 THEN 'stopping'
+            WHEN j.id IS NOT NULL THEN 'busy' ELSE 'idle' END,
+       w.started_at, w.heartbeat_at, j.id, w.jobs_done, w.supervisor_pid, w.stop_requested,
+       w.wake
+FROM workers AS w
+LEFT JOIN jobs AS j ON j.state = 'processing' AND j.worker_id = w.id
+ORDER BY w.started_at, w.id
 
 -- name: request_stop
 UPDATE workers SET stop_requested = greatest(stop_requested, %s) WHERE id = ANY(%s::text[])
@@ -236,9 +243,6 @@ SET worker_id = excluded.worker_id, started_at = excluded.started_at, finished_a
     exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
     stdout_total = 0, stderr_total = 0
 
--- name: worker_busy
-UPDATE workers SET state = 'busy', current_job = %s, heartbeat_at = %s WHERE id = %s
-
 -- name: save_output
 UPDATE attempts SET stdout = %s, stderr = %s, stdout_total = %s, stderr_total = %s
 WHERE job_id = %s AND attempt = %s AND finished_at IS NULL
@@ -262,11 +266,6 @@ SELECT EXISTS (
     WHERE job_id = %s AND attempt = %s AND finished_at = %s
       AND exit_code IS NOT DISTINCT FROM %s AND error IS NOT DISTINCT FROM %s
 )
-
--- name: worker_idle
-UPDATE workers
-SET state = 'idle', current_job = NULL, jobs_done = jobs_done + %s, heartbeat_at = %s
-WHERE id = %s
 
 -- name: release_job
 UPDATE jobs

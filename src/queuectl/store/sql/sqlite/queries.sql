@@ -97,27 +97,34 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 DELETE FROM config WHERE key = ?
 
 -- name: register_worker
-INSERT OR REPLACE INTO workers (id, host, pid, supervisor_pid, queues, state, started_at,
-                                heartbeat_at, current_job, jobs_done, stop_requested, wake)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, ?)
+INSERT OR REPLACE INTO workers (id, host, pid, supervisor_pid, queues, started_at,
+                                heartbeat_at, jobs_done, stop_requested, wake)
+VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?)
 
 -- name: unregister_worker
 DELETE FROM workers WHERE id = ?
 
 -- name: heartbeat_worker
-UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested
+UPDATE workers SET heartbeat_at = ?, jobs_done = ? WHERE id = ? RETURNING stop_requested
 
 -- name: extend_lease
 UPDATE jobs SET lease_expires_at = ?
 WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
 
 -- name: list_workers
-SELECT id, host, pid, queues, state, started_at, heartbeat_at, current_job, jobs_done,
-       supervisor_pid, stop_requested, wake
-FROM workers ORDER BY started_at, id
+-- A worker's current job and state are read off the jobs it holds, so that claiming and
+-- finishing a job never has to write the worker's row.
+SELECT w.id, w.host, w.pid, w.queues,
+       CASE WHEN w.stop_requested > 0 THEN 'stopping'
+            WHEN j.id IS NOT NULL THEN 'busy' ELSE 'idle' END,
+       w.started_at, w.heartbeat_at, j.id, w.jobs_done, w.supervisor_pid, w.stop_requested,
+       w.wake
+FROM workers AS w
+LEFT JOIN jobs AS j INDEXED BY jobs_lease ON j.state = 'processing' AND j.worker_id = w.id
+ORDER BY w.started_at, w.id
 
 -- name: wake_addresses
-SELECT wake FROM workers WHERE host = ? AND wake IS NOT NULL AND state != 'busy'
+SELECT wake FROM workers WHERE host = ? AND wake IS NOT NULL
 
 -- name: request_stop
 UPDATE workers SET stop_requested = max(stop_requested, ?) WHERE id = ?
@@ -153,9 +160,6 @@ RETURNING {job_columns}
 -- name: start_attempt
 INSERT OR REPLACE INTO attempts (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)
 
--- name: worker_busy
-UPDATE workers SET state = 'busy', current_job = ?, heartbeat_at = ? WHERE id = ?
-
 -- name: save_output
 UPDATE attempts SET stdout = ?, stderr = ?, stdout_total = ?, stderr_total = ?
 WHERE job_id = ? AND attempt = ? AND finished_at IS NULL
@@ -171,11 +175,6 @@ UPDATE attempts
 SET finished_at = ?, exit_code = ?, timed_out = ?, error = ?,
     stdout = ?, stderr = ?, stdout_total = ?, stderr_total = ?
 WHERE job_id = ? AND attempt = ?
-
--- name: worker_idle
-UPDATE workers
-SET state = 'idle', current_job = NULL, jobs_done = jobs_done + ?, heartbeat_at = ?
-WHERE id = ?
 
 -- name: release_job
 UPDATE jobs

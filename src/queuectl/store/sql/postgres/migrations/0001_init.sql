@@ -63,11 +63,9 @@ CREATE TABLE workers (
     pid            integer NOT NULL,
     supervisor_pid integer,
     queues         text,                           -- JSON array, NULL for every queue
-    state          text    NOT NULL,
     started_at     double precision NOT NULL,
     heartbeat_at   double precision NOT NULL,
-    current_job    text,
-    jobs_done      bigint  NOT NULL DEFAULT 0,
+    jobs_done      bigint  NOT NULL DEFAULT 0,     -- as of the last heartbeat
     stop_requested integer NOT NULL DEFAULT 0,
     wake           text
 );

@@ -62,11 +62,9 @@ CREATE TABLE workers (
     pid            INTEGER NOT NULL,
     supervisor_pid INTEGER,
     queues         TEXT,                           -- JSON array, NULL for every queue
-    state          TEXT    NOT NULL,
     started_at     REAL    NOT NULL,
     heartbeat_at   REAL    NOT NULL,
-    current_job    TEXT,
-    jobs_done      INTEGER NOT NULL DEFAULT 0,
+    jobs_done      INTEGER NOT NULL DEFAULT 0,     -- as of the last heartbeat
     stop_requested INTEGER NOT NULL DEFAULT 0,
     wake           TEXT
 );
