@@ -124,28 +124,30 @@ class Queue:
         if not new:
             raise ValidationError("no jobs given")
         self.store.insert_jobs(new)
+        pending = State.PENDING
+        # Positional, in Job's field order: batches can hold 100,000 jobs.
         return [
             Job(
-                id=n.id,
-                command=n.command,
-                state=State.PENDING,
-                queue=n.queue,
-                priority=n.priority,
-                attempts=0,
-                runs=0,
-                max_retries=n.max_retries,
-                backoff_base=n.backoff_base,
-                timeout=n.timeout,
-                run_at=n.run_at,
-                next_run_at=n.run_at,
-                created_at=n.created_at,
-                updated_at=n.created_at,
-                exit_code=None,
-                last_error=None,
-                worker_id=None,
-                lease_expires_at=None,
-                cwd=n.cwd,
-                env=n.env,
+                n.id,
+                n.command,
+                pending,
+                n.queue,
+                n.priority,
+                0,
+                0,
+                n.max_retries,
+                n.backoff_base,
+                n.timeout,
+                n.run_at,
+                n.run_at,
+                n.created_at,
+                n.created_at,
+                None,
+                None,
+                None,
+                None,
+                n.cwd,
+                n.env,
             )
             for n in new
         ]

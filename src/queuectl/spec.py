@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -41,13 +42,42 @@ FIELDS = (
 ALIASES = {"timeout_s": "timeout"}
 
 
+_pool = b""
+_pool_pos = 0
+_pool_pid = 0
+_last_ms = -1
+_last_prefix = ""
+
+
+def _random_bits80() -> int:
+    """80 random bits from the OS, fetched 400 ids at a time (one system call per id costs
+    as much as the rest of validating a job). Refilled after a fork, so that two processes
+    never hand out the same bits."""
+    global _pool, _pool_pos, _pool_pid
+    if _pool_pos + 10 > len(_pool) or _pool_pid != os.getpid():
+        _pool, _pool_pos, _pool_pid = os.urandom(4000), 0, os.getpid()
+    start = _pool_pos
+    _pool_pos += 10
+    return int.from_bytes(_pool[start : start + 10], "big")
+
+
 def new_id() -> str:
-    """A random UUID4, built without importing :mod:`uuid` (keeps the CLI quick to start)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, then 74 random bits.
+
+    Time first, so that new jobs land next to each other in the id index instead of all
+    over it (a bulk enqueue of random UUID4s is markedly slower); still a standard UUID,
+    unique without coordination. Built without importing :mod:`uuid`, which the CLI's
+    start-up would pay for.
+    """
+    global _last_ms, _last_prefix
+    ms = time.time_ns() // 1_000_000
+    if ms != _last_ms:  # a batch makes many ids per millisecond: format the time once
+        _last_ms, _last_prefix = ms, f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7"
+    rand = _random_bits80()  # 74 of the 80 bits are used
+    rand_a = rand >> 68  # 12 bits, after the version nibble
+    rand_b = (rand >> 16) & 0x3FFF  # 14 bits, after the variant bits
+    rand_c = rand & 0xFFFF_FFFF_FFFF  # 48 bits, the last group
+    return f"{_last_prefix}{rand_a:03x}-{0x8000 | rand_b:04x}-{rand_c:012x}"
 
 
 # --- field checks: each takes the raw JSON value and returns the clean one ----------------
@@ -86,13 +116,15 @@ def check_command(value: Any) -> str:
         raise ValueError("must not be empty")
     if "\x00" in value:
         raise ValueError("must not contain NUL bytes")
-    size = len(value.encode("utf-8", "surrogateescape"))
+    if value.isascii():
+        size = len(value)
+    else:
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8 in argv
+            raise ValueError("is not valid UTF-8") from None
     if size > MAX_COMMAND_BYTES:
         raise ValueError(f"is {size} bytes; the limit is {MAX_COMMAND_BYTES} (128 KiB)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("is not valid UTF-8") from None
     return value
 
 
@@ -196,6 +228,13 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _checked(name: str, value: Any) -> Any:
+    try:
+        return CHECKS[name](value)
+    except ValueError as exc:
+        raise ValidationError(f"{name}: {exc}") from None
+
+
 def unknown_field(name: str) -> ValidationError:
     import difflib
 
@@ -208,6 +247,21 @@ def build(spec: Any, config: Config, cwd: str, now: float) -> NewJob:
     """Validate one job spec (a mapping from JSON or from CLI options) into a ``NewJob``."""
     if not isinstance(spec, Mapping):
         raise ValidationError(f"a job must be a JSON object, not {_kind(spec)}")
+    if len(spec) == 1 and "command" in spec:
+        # The shape of most batch lines: skip the general loop (100,000 lines add up).
+        return NewJob(
+            new_id(),
+            _checked("command", spec["command"]),
+            "default",
+            0,
+            config.max_retries,
+            config.backoff_base,
+            config.job_timeout or None,
+            now,
+            cwd,
+            {},
+            now,
+        )
     clean: dict[str, Any] = {}
     for raw_name, value in spec.items():
         name = ALIASES.get(str(raw_name), str(raw_name))
@@ -225,20 +279,21 @@ def build(spec: Any, config: Config, cwd: str, now: float) -> NewJob:
     # An explicit null means "no timeout", even when the config sets a default one.
     timeout = clean.get("timeout", config.job_timeout or None)
     job_cwd = clean.get("cwd", cwd)
-    if not os.path.isabs(job_cwd):
+    if job_cwd is not cwd and not os.path.isabs(job_cwd):
         job_cwd = os.path.normpath(os.path.join(cwd, job_cwd))
-    return NewJob(
-        id=clean.get("id") or new_id(),
-        command=clean["command"],
-        queue=clean.get("queue", "default"),
-        priority=clean.get("priority", 0),
-        max_retries=clean.get("max_retries", config.max_retries),
-        backoff_base=clean.get("backoff_base", config.backoff_base),
-        timeout=timeout,
-        run_at=clean.get("run_at", now),
-        cwd=job_cwd,
-        env=clean.get("env", {}),
-        created_at=now,
+    get = clean.get
+    return NewJob(  # positional: this runs for every line of a 100,000-job file
+        get("id") or new_id(),
+        clean["command"],
+        get("queue", "default"),
+        get("priority", 0),
+        get("max_retries", config.max_retries),
+        get("backoff_base", config.backoff_base),
+        timeout,
+        get("run_at", now),
+        job_cwd,
+        get("env", {}),
+        now,
     )
 
 
@@ -258,9 +313,22 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+# One decoder for every line: json.loads(text, **options) would build a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+
+
 def loads(text: str) -> Any:
     """``json.loads`` that refuses NaN/Infinity and repeated keys."""
-    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    value, end = _DECODER.raw_decode(text, _skip_space(text))
+    if _skip_space(text, end) != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+def _skip_space(text: str, start: int = 0) -> int:
+    while start < len(text) and text[start] in " \t\n\r":
+        start += 1
+    return start
 
 
 def _json_error(exc: ValueError) -> str:

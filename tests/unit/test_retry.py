@@ -50,7 +50,7 @@ def test_delay_bounds(k: int, base: float, cap: float, jitter: float, u: float) 
     jittered = backoff_delay(k, base, cap, jitter=jitter, rand=lambda: u)
     assert 0 < plain <= cap
     assert math.isfinite(jittered)
-    assert plain <= jittered <= plain * (1 + jitter) + 1e-9
+    assert plain <= jittered <= plain * (1 + jitter) * (1 + 1e-12)
 
 
 @given(

@@ -131,10 +131,17 @@ def test_batch_errors_name_the_line_or_item() -> None:
         batch("[]")
 
 
-def test_new_ids_are_uuid4() -> None:
+def test_new_ids_are_time_ordered_uuid7() -> None:
+    import time
     import uuid
 
-    ids = {new_id() for _ in range(1000)}
-    assert len(ids) == 1000
-    for value in list(ids)[:20]:
-        assert uuid.UUID(value).version == 4
+    before = time.time_ns() // 1_000_000
+    ids = [new_id() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == 2000
+    for value in ids:
+        u = uuid.UUID(value)
+        assert (u.version, u.variant, str(u)) == (7, uuid.RFC_4122, value)
+        assert before <= u.int >> 80 <= after  # the first 48 bits are the creation time
+    times = [uuid.UUID(v).int >> 80 for v in ids]
+    assert times == sorted(times)

@@ -16,7 +16,10 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "queuectl"
 def test_every_sqlite_query_is_valid(tmp_path: Path) -> None:
     SqliteStore(str(tmp_path / "q.db")).close()
     conn = sqlite3.connect(tmp_path / "q.db")
-    for name, sql in load_queries("sqlite").items():
+    queries = load_queries("sqlite")
+    # The multi-row insert is a head and a row group, put together by the store.
+    queries["insert_jobs"] += "\n" + ",\n".join([queries.pop("insert_job_row")] * 3)
+    for name, sql in queries.items():
         sql = sql.replace("{job_columns}", JOB_COLUMNS)
         # EXPLAIN compiles the statement without running it; parameters need not be bound.
         params = re.findall(r"\?(\d*)", sql)

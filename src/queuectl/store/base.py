@@ -118,6 +118,11 @@ class Store(Protocol):
 
     def schema_version(self) -> int: ...
 
+    def verify(self) -> None:
+        """Raise ``StoreUnavailable`` if the store this handle opened is no longer there
+        (a SQLite file deleted or replaced under a long-running worker)."""
+        ...
+
     # --- jobs -------------------------------------------------------------------------
 
     def insert_jobs(self, jobs: Sequence[NewJob]) -> None:

@@ -29,14 +29,11 @@ checks for its own earlier effect: ``finish`` for its attempt ending exactly as 
 written, ``claim`` for the job it took at that instant, ``revive`` for the jobs it revived
 at that instant. None of them is ever applied twice.
 
-Durability: commits are synchronous by default, so an acknowledged enqueue survives a
-crash of the server. Worker connections (``durable=False``) turn ``synchronous_commit`` off
-for their session: a commit is still atomic and never corrupts anything, but the last
-fraction of a second of them may roll back if the *server* crashes. For heartbeats, output,
-results and releases the worst case is a finished job that runs once more (at-least-once),
-as with SQLite's ``synchronous=NORMAL``. Claims (and enqueues and revives) stay synchronous
-even then: a claim forgotten by a crashed server while its worker runs on elsewhere would
-let a second worker run the same job at the same time.
+Durability: every commit is synchronous, workers' included (``durable`` changes nothing
+here). Almost every worker transaction claims a job, and a claim forgotten by a crashed
+server while its worker runs on elsewhere would let a second worker start the same job.
+Round trips are what a busy worker pays for instead: its step (record the attempt, claim
+and start the next job) is one statement, ``finish_and_claim``.
 
 Not supported: poolers in transaction mode (pgbouncer): the store relies on session state
 (``search_path``) and ``LISTEN``.
@@ -107,13 +104,22 @@ TRANSIENT_CONNECT = (
 _QUERIES: dict[str, str] | None = None
 
 
+# Statements made twice from one template: with pick_any, and with pick_queues (``_queues``).
+_PICKING = ("claim", "claim_and_start", "finish_and_claim")
+
+
 def _queries() -> dict[str, str]:
     global _QUERIES
     if _QUERIES is None:
-        _QUERIES = {
+        raw = {
             name: text.replace("{job_columns}", JOB_COLUMNS)
             for name, text in load_queries("postgres").items()
         }
+        for name in _PICKING:
+            template = raw.pop(name)
+            raw[name] = template.replace("{pick}", raw["pick_any"])
+            raw[f"{name}_queues"] = template.replace("{pick}", raw["pick_queues"])
+        _QUERIES = raw
     return _QUERIES
 
 
@@ -230,6 +236,15 @@ def _lock_key(schema: str) -> int:
 # --- rows -----------------------------------------------------------------------------
 
 
+def _claim_params(
+    worker_id: str, queues: Sequence[str] | None, now: float, lease_until: float
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"worker": worker_id, "now": now, "lease": lease_until}
+    if queues is not None:
+        params["queues"] = list(queues)
+    return params
+
+
 def _one(cur: psycopg.Cursor[TupleRow]) -> TupleRow:
     row = cur.fetchone()
     assert row is not None, "statement returns exactly one row"
@@ -340,7 +355,6 @@ class PostgresStore:
         self.channel = channel_for(target.schema)
         self.busy_budget = busy_budget
         self._target = target
-        self._durable = durable
         self._q = _queries()
         self._conn: Conn | None = None
         try:
@@ -409,6 +423,9 @@ class PostgresStore:
             conn.execute(text)  # several statements, no parameters: one simple query
             conn.execute(q["record_migration"], (number, name, time.time()))
 
+    def verify(self) -> None:
+        pass  # a server is reached by address: there is no file to lose track of
+
     def schema_version(self) -> int:
         return int(
             self._run(lambda c, r: _one(c.execute(self._q["schema_version"]))[0], write=False)
@@ -451,8 +468,6 @@ class PostgresStore:
         conn = self._open(deadline)
         try:
             conn.execute(self._sql("set_search_path", schema=self.schema))
-            if not self._durable:
-                conn.execute(self._q["relaxed_commits"])
         except BaseException:
             conn.close()
             raise
@@ -532,11 +547,6 @@ class PostgresStore:
     def _notify(self, conn: Conn) -> None:
         conn.execute(self._q["notify"], (self.channel,))
 
-    def _commit_durably(self, conn: Conn) -> None:
-        """Keep this transaction's commit synchronous on a ``durable=False`` connection."""
-        if not self._durable:
-            conn.execute(self._q["durable_commit"])
-
     # --- jobs ---------------------------------------------------------------------------
 
     def insert_jobs(self, jobs: Sequence[NewJob]) -> None:
@@ -559,7 +569,6 @@ class PostgresStore:
         q = self._q
 
         def run(conn: Conn, retried: bool) -> None:
-            self._commit_durably(conn)
             inserted = {r[0] for r in conn.execute(q["insert_jobs"], columns).fetchall()}
             if len(inserted) < len(jobs):
                 if retried and not inserted and self._batch_present(conn, jobs):
@@ -659,7 +668,6 @@ class PostgresStore:
         q = self._q
 
         def run(conn: Conn, retried: bool) -> list[str]:
-            self._commit_durably(conn)
             if job_ids is None:
                 args = {"now": now, "retry": retried}
                 revived = [r[0] for r in conn.execute(q["revive_all"], args).fetchall()]
@@ -757,11 +765,17 @@ class PostgresStore:
     def claim(
         self, worker_id: str, queues: Sequence[str] | None, now: float, lease_until: float
     ) -> Job | None:
-        def run(conn: Conn, retried: bool) -> Job | None:
-            self._commit_durably(conn)
-            return self._claim(conn, retried, worker_id, queues, now, lease_until)
+        params = _claim_params(worker_id, queues, now, lease_until)
+        name = "claim_and_start" if queues is None else "claim_and_start_queues"
 
-        return self._run(run)
+        def run(conn: Conn, retried: bool) -> Job | None:
+            if retried:  # the careful path, which recognises an earlier try's effect
+                with conn.transaction():
+                    return self._claim(conn, True, worker_id, queues, now, lease_until)
+            row = conn.execute(self._q[name], params).fetchone()  # one round trip
+            return job_from_row(row) if row else None
+
+        return self._run(run, write=False)
 
     def _claim(
         self,
@@ -779,9 +793,7 @@ class PostgresStore:
             row = conn.execute(q["claimed_by_call"], (worker_id, now)).fetchone()
             if row is not None:
                 return job_from_row(row)
-        params: dict[str, Any] = {"worker": worker_id, "now": now, "lease": lease_until}
-        if queues is not None:
-            params["queues"] = list(queues)
+        params = _claim_params(worker_id, queues, now, lease_until)
         row = conn.execute(q["claim" if queues is None else "claim_queues"], params).fetchone()
         if row is None:
             return None
@@ -807,12 +819,35 @@ class PostgresStore:
         now: float,
         lease_until: float,
     ) -> tuple[bool, Job | None]:
-        def run(conn: Conn, retried: bool) -> tuple[bool, Job | None]:
-            self._commit_durably(conn)  # it claims: see the module docstring
-            done = self._finish(conn, retried, job, result, outcome)
-            return done, self._claim(conn, retried, worker_id, queues, now, lease_until)
+        r = result
+        params = _claim_params(worker_id, queues, now, lease_until)
+        params.update(
+            state=str(outcome.state),
+            next_run_at=outcome.next_run_at,
+            exit_code=r.exit_code,
+            error=r.error,
+            finished_at=r.finished_at,
+            timed_out=r.timed_out,
+            stdout=r.stdout,
+            stderr=r.stderr,
+            stdout_total=r.stdout_total,
+            stderr_total=r.stderr_total,
+            job=job.id,
+            holder=job.worker_id,
+            runs=job.runs,
+        )
+        name = "finish_and_claim" if queues is None else "finish_and_claim_queues"
 
-        return self._run(run)
+        def run(conn: Conn, retried: bool) -> tuple[bool, Job | None]:
+            if retried:  # the careful path, which recognises an earlier try's effect
+                with conn.transaction():
+                    done = self._finish(conn, True, job, result, outcome)
+                    return done, self._claim(conn, True, worker_id, queues, now, lease_until)
+            row = _one(conn.execute(self._q[name], params))  # one round trip
+            claimed = job_from_row(row[1:]) if row[1] is not None else None
+            return bool(row[0]), claimed
+
+        return self._run(run, write=False)
 
     def _finish(
         self, conn: Conn, retried: bool, job: Job, r: AttemptResult, outcome: Outcome

@@ -38,6 +38,8 @@ T = TypeVar("T")
 
 APPLICATION_ID = 0x5143544C  # "QCTL" in the SQLite header marks a queuectl store
 BUSY_TIMEOUT = 2.0  # SQLite's own wait for a lock, per attempt
+INSERT_BATCH = 200  # jobs per INSERT statement (13 values each; SQLite allows 32766)
+INSERT_VALUES = 13
 
 
 _QUERIES: dict[str, str] | None = None
@@ -119,10 +121,12 @@ class SqliteStore:
         self.location = path
         self.busy_budget = busy_budget
         self._q = _queries()
+        self._inserts: dict[int, str] = {}  # multi-row INSERT statements by row count
         self._host = hostname()
         self._conn = self._connect(create)
         try:
             self._prepare(durable)
+            self._identity = self._file_identity()
         except BaseException:
             self._conn.close()
             raise
@@ -187,6 +191,11 @@ class SqliteStore:
         if version < latest:
             self._migrate(migrations)
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        # A checkpoint syncs the WAL and the database file; at SQLite's default of every
+        # 1,000 pages that is a pair of fsyncs every hundred or so jobs, a quarter of a
+        # busy worker's store time. Every 10,000 pages (a WAL of about 40 MB) keeps the same
+        # guarantees at a tenth of the syncs.
+        self._conn.execute("PRAGMA wal_autocheckpoint=10000")
 
     @staticmethod
     def _header(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -211,6 +220,20 @@ class SqliteStore:
 
     def schema_version(self) -> int:
         return self._read(self._header)[1]
+
+    def _file_identity(self) -> tuple[int, int]:
+        st = os.stat(self.path)
+        return st.st_dev, st.st_ino
+
+    def verify(self) -> None:
+        # An open connection keeps writing to a deleted file's inode; without this check a
+        # worker would drain a ghost while new jobs go to a fresh file at the same path.
+        try:
+            identity = self._file_identity()
+        except FileNotFoundError:
+            raise StoreUnavailable(f"the store at {self.path} was deleted") from None
+        if identity != self._identity:
+            raise StoreUnavailable(f"the store at {self.path} was replaced by another file")
 
     def close(self) -> None:
         self._conn.close()
@@ -280,8 +303,11 @@ class SqliteStore:
     # --- jobs ---------------------------------------------------------------------------
 
     def insert_jobs(self, jobs: Sequence[NewJob]) -> None:
-        rows = [
-            (
+        dumps = json.dumps
+        values = [
+            value
+            for j in jobs
+            for value in (
                 j.id,
                 j.command,
                 j.queue,
@@ -290,18 +316,19 @@ class SqliteStore:
                 j.backoff_base,
                 j.timeout,
                 j.run_at,
-                j.run_at,
+                j.run_at,  # next_run_at: due at its run_at
                 j.created_at,
-                j.created_at,
+                j.created_at,  # updated_at
                 j.cwd,
-                json.dumps(j.env) if j.env else None,
+                dumps(j.env) if j.env else None,
             )
-            for j in jobs
         ]
-        sql = self._q["insert_job"]
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.executemany(sql, rows)
+            width = INSERT_BATCH * INSERT_VALUES
+            for start in range(0, len(values), width):
+                chunk = values[start : start + width]
+                conn.execute(self._insert_statement(len(chunk) // INSERT_VALUES), chunk)
 
         try:
             self._write(run)
@@ -314,6 +341,14 @@ class SqliteStore:
             name = existing[0] if existing else "?"
             raise Conflict(f"a job with id {name!r} already exists; nothing was enqueued") from None
         self._wake_local()
+
+    def _insert_statement(self, rows: int) -> str:
+        statement = self._inserts.get(rows)
+        if statement is None:
+            group = self._q["insert_job_row"]
+            statement = self._q["insert_jobs"] + "\n" + ",\n".join([group] * rows)
+            self._inserts[rows] = statement
+        return statement
 
     def _wake_local(self) -> None:
         try:

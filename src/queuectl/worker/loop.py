@@ -36,6 +36,7 @@ FORCE = 2
 EXIT_STOPPED = 0
 EXIT_ORPHANED = 3
 EXIT_CANNOT_START = 4
+EXIT_STORE_LOST = 5
 
 RECOVERY_EVERY = 1.0  # seconds between scans for expired leases
 # A store call gives up after this long, so that an outage shows in the log within seconds;
@@ -108,6 +109,7 @@ class Worker:
         self.log = EventLog(f"worker={os.getpid()}", quiet=quiet)
         self.stop = 0
         self.orphaned = False
+        self.store_lost = False
         self.done = 0  # jobs finished, reported with each heartbeat
         self.config = Config()
         self._sig_r, self._sig_w = os.pipe()
@@ -140,6 +142,8 @@ class Worker:
             self._loop()
         finally:
             self._shutdown()
+        if self.store_lost:
+            return EXIT_STORE_LOST
         return EXIT_ORPHANED if self.orphaned else EXIT_STOPPED
 
     def _register(self) -> None:
@@ -221,6 +225,7 @@ class Worker:
         now = time.time()
         try:
             if now >= self._next_heartbeat:
+                self._verify_store()
                 self._heartbeat(None)
                 self.config = Config.from_stored(store.config_items())
             if now >= self._next_recovery:
@@ -228,6 +233,16 @@ class Worker:
                 recover_expired(store, self.config, self.log)
         except StoreError as exc:
             self.log("store_unavailable", error=exc.message, during="maintenance")
+
+    def _verify_store(self) -> None:
+        assert self._store is not None
+        try:
+            self._store.verify()
+        except StoreError as exc:
+            if not self.store_lost:
+                self.log("store_lost", error=exc.message)
+            self.store_lost = True
+            self.stop = FORCE
 
     def _heartbeat(self, job: Job | None) -> bool:
         """Returns whether the worker still holds ``job``."""
@@ -311,8 +326,12 @@ class Worker:
             if self.stop >= FORCE:
                 return Stop.FORCE
             try:
-                if time.time() >= self._next_heartbeat and not self._heartbeat(job):
-                    return Stop.LEASE_LOST
+                if time.time() >= self._next_heartbeat:
+                    self._verify_store()
+                    if self.stop >= FORCE:
+                        return Stop.FORCE
+                    if not self._heartbeat(job):
+                        return Stop.LEASE_LOST
                 if self.stop >= FORCE:
                     return Stop.FORCE
                 self._flush_output(job, execution, last_flush)

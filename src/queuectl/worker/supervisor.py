@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from .log import EventLog
-from .loop import EXIT_CANNOT_START, EXIT_ORPHANED, EXIT_STOPPED, Worker
+from .loop import EXIT_CANNOT_START, EXIT_ORPHANED, EXIT_STOPPED, EXIT_STORE_LOST, Worker
 from .runner import KILL_GRACE
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -137,7 +137,8 @@ class Supervisor:
         if code in (EXIT_STOPPED, EXIT_ORPHANED) and not pgid:
             slot.stopped = True
             return
-        if code == EXIT_CANNOT_START:
+        if code in (EXIT_CANNOT_START, EXIT_STORE_LOST):
+            # Restarting cannot help: the store is unusable. Stop everything, loudly.
             slot.stopped = True
             self._failed_start = True
             return
@@ -213,7 +214,7 @@ class Supervisor:
             self._reap()
             self._kill_orphans()
             if self._failed_start and not self.stop:
-                self.log("supervisor_failed", reason="a worker could not start; see above")
+                self.log("supervisor_failed", reason="a worker cannot use the store; see above")
                 self.stop = 1
             if not self.stop:
                 now = time.monotonic()

@@ -13,12 +13,6 @@ CREATE SCHEMA IF NOT EXISTS {schema}
 -- name: listen
 LISTEN {channel}
 
--- name: relaxed_commits
-SET synchronous_commit TO off
-
--- name: durable_commit
-SET LOCAL synchronous_commit TO on
-
 -- name: migration_lock
 SELECT pg_advisory_xact_lock(%s)
 
@@ -194,41 +188,93 @@ UPDATE workers SET stop_requested = greatest(stop_requested, %s) WHERE id = ANY(
 -- name: forget_workers
 DELETE FROM workers WHERE id = ANY(%s::text[])
 
--- name: claim
--- SKIP LOCKED: a row another worker is claiming right now is passed over, so claims run
--- side by side instead of queueing behind one row lock.
-UPDATE jobs
-SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = %(worker)s,
-    lease_expires_at = %(lease)s, updated_at = %(now)s, next_run_at = NULL
-WHERE state IN ('pending', 'failed') AND seq = (
-    SELECT seq FROM jobs
-    WHERE state IN ('pending', 'failed') AND next_run_at <= %(now)s
+-- name: pick_any
+-- The claim's choice among every queue. SKIP LOCKED: a row another worker is claiming right
+-- now is passed over, so claims run side by side instead of queueing behind one row lock.
+SELECT seq FROM jobs
+WHERE state IN ('pending', 'failed') AND next_run_at <= %(now)s
+ORDER BY priority DESC, next_run_at, seq
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+
+-- name: pick_queues
+-- The claim's choice among some queues: the best unlocked candidate of each (one index probe
+-- each, as in SQLite), then the best of those. The other candidates stay locked only until
+-- the statement's transaction ends.
+SELECT c.seq
+FROM unnest(%(queues)s::text[]) AS q(name)
+CROSS JOIN LATERAL (
+    SELECT seq, priority, next_run_at FROM jobs
+    WHERE state IN ('pending', 'failed') AND queue = q.name AND next_run_at <= %(now)s
     ORDER BY priority DESC, next_run_at, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
-)
-RETURNING {job_columns}
+) AS c
+ORDER BY c.priority DESC, c.next_run_at, c.seq
+LIMIT 1
 
--- name: claim_queues
--- The best unlocked candidate of each queue (one index probe each, as in SQLite), then the
--- best of those. The other candidates stay locked only until this transaction ends.
+-- name: claim
+-- {pick} is pick_any or pick_queues (the store makes claim and claim_queues).
 UPDATE jobs
 SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = %(worker)s,
     lease_expires_at = %(lease)s, updated_at = %(now)s, next_run_at = NULL
-WHERE state IN ('pending', 'failed') AND seq = (
-    SELECT c.seq
-    FROM unnest(%(queues)s::text[]) AS q(name)
-    CROSS JOIN LATERAL (
-        SELECT seq, priority, next_run_at FROM jobs
-        WHERE state IN ('pending', 'failed') AND queue = q.name AND next_run_at <= %(now)s
-        ORDER BY priority DESC, next_run_at, seq
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-    ) AS c
-    ORDER BY c.priority DESC, c.next_run_at, c.seq
-    LIMIT 1
-)
+WHERE state IN ('pending', 'failed') AND seq = ({pick})
 RETURNING {job_columns}
+
+-- name: claim_and_start
+-- claim and start_attempt in one statement: one round trip to the server instead of four.
+WITH claimed AS (
+    UPDATE jobs
+    SET state = 'processing', attempts = attempts + 1, runs = runs + 1,
+        worker_id = %(worker)s, lease_expires_at = %(lease)s, updated_at = %(now)s,
+        next_run_at = NULL
+    WHERE state IN ('pending', 'failed') AND seq = ({pick})
+    RETURNING {job_columns}
+), started AS (
+    INSERT INTO attempts (job_id, attempt, worker_id, started_at)
+    SELECT id, runs, %(worker)s, %(now)s FROM claimed
+    ON CONFLICT (job_id, attempt) DO UPDATE
+    SET worker_id = excluded.worker_id, started_at = excluded.started_at, finished_at = NULL,
+        exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
+        stdout_total = 0, stderr_total = 0
+)
+SELECT * FROM claimed
+
+-- name: finish_and_claim
+-- A busy worker's whole step, as one statement: record the attempt that ended (fenced by
+-- worker and attempt, like finish_job), then claim and start the next job. All parts see
+-- one snapshot, in which the job being finished is still processing, so the claim can never
+-- take it back at once. Returns whether the finish applied, then the claimed job, if any.
+WITH finished AS (
+    UPDATE jobs
+    SET state = %(state)s, next_run_at = %(next_run_at)s, exit_code = %(exit_code)s,
+        last_error = %(error)s, updated_at = %(finished_at)s, worker_id = NULL,
+        lease_expires_at = NULL
+    WHERE id = %(job)s AND state = 'processing' AND worker_id = %(holder)s AND runs = %(runs)s
+    RETURNING id
+), recorded AS (
+    UPDATE attempts
+    SET finished_at = %(finished_at)s, exit_code = %(exit_code)s, timed_out = %(timed_out)s,
+        error = %(error)s, stdout = %(stdout)s, stderr = %(stderr)s,
+        stdout_total = %(stdout_total)s, stderr_total = %(stderr_total)s
+    WHERE job_id = (SELECT id FROM finished) AND attempt = %(runs)s
+), claimed AS (
+    UPDATE jobs
+    SET state = 'processing', attempts = attempts + 1, runs = runs + 1,
+        worker_id = %(worker)s, lease_expires_at = %(lease)s, updated_at = %(now)s,
+        next_run_at = NULL
+    WHERE state IN ('pending', 'failed') AND seq = ({pick})
+    RETURNING {job_columns}
+), started AS (
+    INSERT INTO attempts (job_id, attempt, worker_id, started_at)
+    SELECT id, runs, %(worker)s, %(now)s FROM claimed
+    ON CONFLICT (job_id, attempt) DO UPDATE
+    SET worker_id = excluded.worker_id, started_at = excluded.started_at, finished_at = NULL,
+        exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
+        stdout_total = 0, stderr_total = 0
+)
+SELECT (SELECT count(*) FROM finished) AS finished, claimed.*
+FROM (SELECT 1) AS one LEFT JOIN claimed ON true
 
 -- name: claimed_by_call
 -- After a lost commit acknowledgement: the job this very claim (worker, time) took.

@@ -16,10 +16,15 @@ INSERT INTO queuectl_migrations (version, name, applied_at) VALUES (?, ?, ?)
 -- name: count_user_tables
 SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
 
--- name: insert_job
+-- name: insert_jobs
+-- Followed by insert_job_row repeated once per job (many rows per statement: a bulk
+-- enqueue spends much of its time stepping statements one row at a time otherwise).
 INSERT INTO jobs (id, command, queue, state, priority, max_retries, backoff_base, timeout,
                   run_at, next_run_at, created_at, updated_at, cwd, env)
-VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES
+
+-- name: insert_job_row
+(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: existing_ids
 SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1
@@ -194,4 +199,5 @@ ORDER BY lease_expires_at LIMIT ?
 SELECT min(next_run_at) FROM jobs INDEXED BY jobs_due WHERE state IN ('pending', 'failed')
 
 -- name: next_due_queue
-SELECT min(next_run_at) FROM jobs INDEXED BY jobs_due_queue WHERE state IN ('pending', 'failed') AND queue = ?
+SELECT min(next_run_at) FROM jobs INDEXED BY jobs_claim_queue
+WHERE state IN ('pending', 'failed') AND queue = ?

@@ -39,7 +39,8 @@ CREATE INDEX jobs_due ON jobs (next_run_at) WHERE state IN ('pending', 'failed')
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'processing';
 -- Counts per state, and `list --state` / `list --queue` newest first.
 CREATE INDEX jobs_state ON jobs (state, seq);
-CREATE INDEX jobs_queue ON jobs (queue, seq);
+-- No (queue, seq) index: `list --queue` scans newest first and stops at its limit; every
+-- index is paid by every enqueue.
 
 CREATE TABLE attempts (
     job_id       text    NOT NULL,
