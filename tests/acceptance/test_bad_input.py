@@ -56,6 +56,21 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
     ("blank command", ["enqueue", "   "], None, 2),
     ("NUL in command", ["enqueue", '{"command":"a\\u0000b"}'], None, 2),
     ("command over 128 KiB", ["enqueue", "-f", "-"], json.dumps({"command": "x" * 131073}), 2),
+    ("10 MB command", ["enqueue", "-f", "-"], json.dumps({"command": "y" * 10_000_000}), 2),
+    ("invalid UTF-8 in the command", ["enqueue", "echo \udcff"], None, 2),
+    ("file that is not UTF-8", ["enqueue", "--file", "latin1.jsonl"], None, 2),
+    ("number too big for JSON", ["enqueue", '{"command":"x","timeout":1e400}'], None, 2),
+    ("huge max_retries", ["enqueue", '{"command":"x","max_retries":1e30}'], None, 2),
+    ("Infinity in JSON", ["enqueue", '{"command":"x","backoff_base":Infinity}'], None, 2),
+    ("boolean priority", ["enqueue", '{"command":"x","priority":true}'], None, 2),
+    ("empty id", ["enqueue", "true", "--id", ""], None, 2),
+    ("id with a slash", ["enqueue", '{"command":"x","id":"a/b"}'], None, 2),
+    ("run_at in the wrong format", ["enqueue", "true", "--run-at", "31/01/2030 09:00"], None, 2),
+    ("negative delay", ["enqueue", "true", "--delay", "-5"], None, 2),
+    ("logs attempt not a number", ["logs", "existing", "--attempt", "two"], None, 2),
+    ("show without id", ["show"], None, 2),
+    ("unknown dlq action", ["dlq", "purge"], None, 2),
+    ("unknown config action", ["config", "reset"], None, 2),
     ("env value not a string", ["enqueue", '{"command":"x","env":{"A":1}}'], None, 2),
     ("bad --env", ["enqueue", "true", "--env", "NOEQUALS"], None, 2),
     ("bad queue name", ["enqueue", "true", "--queue", "a b"], None, 2),
@@ -125,6 +140,7 @@ def seeded(cli: Cli) -> Cli:
 @pytest.mark.parametrize(("name", "args", "stdin", "code"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input(seeded: Cli, name: str, args: list[str], stdin: str | None, code: int) -> None:
     cli = seeded
+    (cli.cwd / "latin1.jsonl").write_bytes(b'{"command": "caf\xe9"}\n')
     before = dump_store(cli.db)
     result = cli.run(*args, input=stdin)
     assert result.code == code, result
@@ -136,4 +152,4 @@ def test_bad_input(seeded: Cli, name: str, args: list[str], stdin: str | None, c
 
 
 def test_there_are_enough_cases() -> None:
-    assert len(CASES) >= 25
+    assert len(CASES) >= 60

@@ -65,3 +65,12 @@ def test_a_world_writable_store_is_refused(cli: Cli) -> None:
     assert db.read_bytes() == before
     db.chmod(0o600)
     assert cli.json("show", "mine")["state"] == "pending"
+
+
+def test_the_default_store_and_its_directory_are_private(cli: Cli) -> None:
+    result = cli.run("enqueue", "true", db=False)  # no --db, no QUEUECTL_DB
+    assert result.code == 0, result
+    data = Path(cli.env["XDG_DATA_HOME"]) / "queuectl"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "queuectl.db").stat().st_mode) == 0o600
+    assert cli.run("init", db=False).out.strip().startswith(f"store ready at {data}")

@@ -351,6 +351,31 @@ def test_concurrent_claims_never_share_a_job(open_new: StoreFactory) -> None:
     assert sorted(claimed) == sorted(f"j{i}" for i in range(200))
 
 
+def test_wake_ups_for_new_work_and_scheduled_retries(open_new: StoreFactory) -> None:
+    import select
+
+    from queuectl.store.sqlite import hostname
+
+    idle = open_new(durable=False)
+    waker = idle.open_waker("w-idle")
+    idle.register_worker(worker_info("w-idle", host=hostname())._replace(wake=waker.address))
+    other = open_new()
+
+    def woken() -> bool:
+        ready = bool(select.select([waker.fileno()], [], [], 2.0)[0])
+        waker.drain()
+        return ready
+
+    other.insert_jobs([new("a", run_at=time.time() - 1)])
+    assert woken()  # new work
+    job = other.claim("w1", None, time.time(), time.time() + 30)
+    assert job is not None
+    assert not select.select([waker.fileno()], [], [], 0.2)[0]  # a claim wakes nobody
+    other.finish(job, result(ok=False), Outcome(State.FAILED, time.time() + 10))
+    assert woken()  # a retry was scheduled: idle workers must re-read the next due time
+    waker.close()
+
+
 def test_output_of_a_running_attempt(store: Store) -> None:
     store.insert_jobs([new("a")])
     job = claim(store)

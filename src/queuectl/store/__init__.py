@@ -50,15 +50,34 @@ def resolve(db: str | os.PathLike[str] | None) -> str:
     return os.path.abspath(os.path.expanduser(raw))
 
 
+def store_timeout() -> float:
+    """Seconds a call waits out a locked or unreachable store: ``QUEUECTL_STORE_TIMEOUT``
+    (default 30, enough to ride out a database restart)."""
+    raw = os.environ.get("QUEUECTL_STORE_TIMEOUT", "")
+    if not raw:
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise UsageError(
+            f"QUEUECTL_STORE_TIMEOUT: expected seconds between 0 and 86400, got {raw!r}"
+        )
+    return value
+
+
 def open_store(
-    url: str, *, create: bool = True, durable: bool = True, busy_budget: float = 30.0
+    url: str, *, create: bool = True, durable: bool = True, busy_budget: float | None = None
 ) -> Store:
     """Open (creating and migrating on first use) the store at a resolved location.
 
     ``durable``: commit with a full sync (enqueues); workers pass False for cheaper commits.
     ``busy_budget``: how long one call may wait out a locked or unreachable store before it
-    raises ``StoreUnavailable``.
+    raises ``StoreUnavailable`` (default: ``store_timeout()``).
     """
+    if busy_budget is None:
+        busy_budget = store_timeout()
     if is_postgres(url):
         from .postgres import PostgresStore
 

@@ -807,7 +807,19 @@ class PostgresStore:
         return bool(self._run(lambda c, _: c.execute(self._q["save_output"], args).rowcount))
 
     def finish(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
-        return self._run(lambda conn, retried: self._finish(conn, retried, job, result, outcome))
+        def run(conn: Conn, retried: bool) -> bool:
+            done = self._finish(conn, retried, job, result, outcome)
+            self._notify_if_retrying(conn, done, outcome)
+            return done
+
+        return self._run(run)
+
+    def _notify_if_retrying(self, conn: Conn, done: bool, outcome: Outcome) -> None:
+        # Idle workers sleep until the earliest due time they last read; a retry scheduled
+        # since may be earlier, so they should read it again. (A separate notify is a second
+        # round trip, paid only by failures.)
+        if done and outcome.state is State.FAILED:
+            self._notify(conn)
 
     def finish_and_claim(
         self,
@@ -842,10 +854,13 @@ class PostgresStore:
             if retried:  # the careful path, which recognises an earlier try's effect
                 with conn.transaction():
                     done = self._finish(conn, True, job, result, outcome)
-                    return done, self._claim(conn, True, worker_id, queues, now, lease_until)
-            row = _one(conn.execute(self._q[name], params))  # one round trip
-            claimed = job_from_row(row[1:]) if row[1] is not None else None
-            return bool(row[0]), claimed
+                    claimed = self._claim(conn, True, worker_id, queues, now, lease_until)
+            else:
+                row = _one(conn.execute(self._q[name], params))  # one round trip
+                done = bool(row[0])
+                claimed = job_from_row(row[1:]) if row[1] is not None else None
+            self._notify_if_retrying(conn, done, outcome)
+            return done, claimed
 
         return self._run(run, write=False)
 

@@ -544,7 +544,15 @@ class SqliteStore:
         return bool(self._write(lambda c: c.execute(self._q["save_output"], args).rowcount))
 
     def finish(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
-        return self._write(lambda conn: self._finish(conn, job, result, outcome))
+        done = self._write(lambda conn: self._finish(conn, job, result, outcome))
+        self._wake_if_retrying(done, outcome)
+        return done
+
+    def _wake_if_retrying(self, done: bool, outcome: Outcome) -> None:
+        # Idle workers sleep until the earliest due time they last read; a retry scheduled
+        # since may be earlier, so they should read it again.
+        if done and outcome.state is State.FAILED:
+            self._wake_local()
 
     def finish_and_claim(
         self,
@@ -560,7 +568,9 @@ class SqliteStore:
             done = self._finish(conn, job, result, outcome)
             return done, self._claim(conn, worker_id, queues, now, lease_until)
 
-        return self._write(run)
+        done, claimed = self._write(run)
+        self._wake_if_retrying(done, outcome)
+        return done, claimed
 
     def _finish(
         self, conn: sqlite3.Connection, job: Job, r: AttemptResult, outcome: Outcome

@@ -39,6 +39,9 @@ EXIT_CANNOT_START = 4
 EXIT_STORE_LOST = 5
 
 RECOVERY_EVERY = 1.0  # seconds between scans for expired leases
+# After the store was unreachable, every lease may look expired although its worker is
+# alive and holds a result to record: leave them this long to speak up first.
+RECOVERY_GRACE = 5.0
 # A store call gives up after this long, so that an outage shows in the log within seconds;
 # the worker then keeps retrying on its own (see _persist) until the store is back.
 STORE_PATIENCE = 5.0
@@ -117,6 +120,8 @@ class Worker:
             os.set_blocking(fd, False)
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
+        self._outage_since: float | None = None  # the store has been failing since then
+        self._store_back_at = float("-inf")  # when it last came back
         self._store: Store | None = None
         self._waker: Waker | None = None
         # Encoded once: re-encoding the whole environment for every job costs more than
@@ -228,11 +233,27 @@ class Worker:
                 self._verify_store()
                 self._heartbeat(None)
                 self.config = Config.from_stored(store.config_items())
-            if now >= self._next_recovery:
+                self._store_ok("maintenance")
+            if now >= self._next_recovery and time.monotonic() - self._store_back_at >= min(
+                RECOVERY_GRACE, self.config.lease_timeout
+            ):
                 self._next_recovery = now + min(RECOVERY_EVERY, self.config.lease_timeout / 4)
                 recover_expired(store, self.config, self.log)
         except StoreError as exc:
-            self.log("store_unavailable", error=exc.message, during="maintenance")
+            self._store_failed(exc, "maintenance")
+
+    def _store_failed(self, exc: StoreError, during: str) -> None:
+        """Log an outage once, when it starts."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self.log("store_unavailable", error=exc.message, during=during)
+
+    def _store_ok(self, during: str) -> None:
+        if self._outage_since is not None:
+            away = time.monotonic() - self._outage_since
+            self._outage_since = None
+            self._store_back_at = time.monotonic()
+            self.log("store_available", during=during, after=f"{away:.1f}s")
 
     def _verify_store(self) -> None:
         assert self._store is not None
@@ -332,11 +353,12 @@ class Worker:
                         return Stop.FORCE
                     if not self._heartbeat(job):
                         return Stop.LEASE_LOST
+                    self._store_ok("heartbeat")
                 if self.stop >= FORCE:
                     return Stop.FORCE
                 self._flush_output(job, execution, last_flush)
             except StoreError as exc:
-                self.log("store_unavailable", error=exc.message, during="heartbeat", job=job.id)
+                self._store_failed(exc, "heartbeat")
             return None
 
         tick_every = min(self._heartbeat_every(), FLUSH_EVERY)
@@ -399,17 +421,13 @@ class Worker:
     def _persist(self, what: str, action: Callable[[], T]) -> T | None:
         """Run a store call until it succeeds; a result must never be dropped silently."""
         delay = 0.05
-        warned = False
         while True:
             try:
                 result = action()
             except StoreError as exc:
-                if not warned:
-                    self.log("store_unavailable", error=exc.message, during=what)
-                    warned = True
+                self._store_failed(exc, what)
             else:
-                if warned:
-                    self.log("store_available", during=what)
+                self._store_ok(what)
                 return result
             if self.orphaned or (self.stop and what == "claim"):
                 return None
@@ -419,4 +437,6 @@ class Worker:
             except InterruptedError:
                 ready = []
             self._check_fds(ready)
-            delay = min(delay * 2, 5.0)
+            # Short waits: when the store is back, a result must be recorded before the
+            # lease it is fenced by runs out.
+            delay = min(delay * 2, 1.0)
