@@ -79,6 +79,7 @@ SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 MIGRATIONS_TABLE = "queuectl_migrations"
 NAME_LIMIT = 63  # PostgreSQL truncates identifiers (and refuses channel names) beyond this
 
+ANALYZE_AFTER = 5000  # jobs in one batch that make the table's statistics worth refreshing
 RETRY_FIRST_DELAY = 0.02
 RETRY_MAX_DELAY = 1.0
 WAKER_MAX_DELAY = 5.0  # between reconnection attempts of an idle worker's waker
@@ -577,6 +578,11 @@ class PostgresStore:
             self._notify(conn)
 
         self._run(run)
+        if len(jobs) >= ANALYZE_AFTER:
+            try:
+                self._run(lambda c, r: c.execute(self._q["analyze_jobs"]), write=False)
+            except StoreError:
+                pass  # only statistics: autovacuum will get there too
 
     def _batch_present(self, conn: Conn, jobs: Sequence[NewJob]) -> bool:
         ids = [j.id for j in jobs]
