@@ -237,10 +237,13 @@ def _write_raw(out: bytes, err: bytes) -> None:
 
 
 def _follow(ctx: Context, job_id: str, attempt: int | None) -> int:
-    """Print an attempt's output as it grows (polling the store) until the attempt ends."""
+    """Print an attempt's output as it grows (polling the store) until the attempt ends.
+
+    With --json nothing streams: the one document comes when the attempt has ended.
+    """
     q = ctx.queue()
     q.get(job_id)  # a missing job is an error at once, not a wait
-    printed = [0, 0]
+    shown = {1: 0, 2: 0}  # bytes of stdout (fd 1) and stderr (fd 2) already written
     while True:
         try:
             output = q.logs(job_id, attempt)
@@ -250,21 +253,23 @@ def _follow(ctx: Context, job_id: str, attempt: int | None) -> int:
             time.sleep(0.2)  # not started yet: wait for its first attempt
             continue
         attempt = output.attempt
-        for i, (tail, total) in enumerate(
-            ((output.stdout, output.stdout_total), (output.stderr, output.stderr_total))
-        ):
-            start = total - len(tail)
-            if total > printed[i]:
-                chunk = tail[max(0, printed[i] - start) :]
-                if ctx.json:
-                    pass
-                elif i == 0:
-                    _write_raw(chunk, b"")
-                else:
-                    _write_raw(b"", chunk)
-                printed[i] = total
+        if not ctx.json:
+            _show_new(1, output.stdout, output.stdout_total, shown)
+            _show_new(2, output.stderr, output.stderr_total, shown)
         if output.finished:
             if ctx.json:
                 ctx.emit_json(output.to_dict())
             return 0
         time.sleep(0.25)
+
+
+def _show_new(fd: int, tail: bytes, total: int, shown: dict[int, int]) -> None:
+    """Write what the stream gained since the last look; only its end is ever kept."""
+    if total <= shown[fd]:
+        return
+    start = total - len(tail)  # where the kept tail begins in the whole stream
+    sys.stdout.flush()
+    if shown[fd] < start:
+        os.write(2, f"[... {start - shown[fd]} bytes not kept ...]\n".encode())
+    os.write(fd, tail[max(0, shown[fd] - start) :])
+    shown[fd] = total

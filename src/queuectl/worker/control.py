@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from ..api import Queue
+from ..errors import QueuectlError
 from ..models import WorkerInfo
 from ..store.sqlite import hostname
 from .supervisor import Supervisor
@@ -91,8 +92,6 @@ def start_detached(supervisor: Supervisor, log_path: str) -> int:
     text = data.decode(errors="replace")
     pid = int(text.split()[1]) if text.startswith("pid ") else 0
     if "ok\n" not in text:
-        from ..errors import QueuectlError
-
         raise QueuectlError(f"the workers did not start; see {log_path}")
     return pid
 

@@ -120,6 +120,8 @@ class Worker:
             os.set_blocking(fd, False)
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
+        self._flushed_at = 0.0  # when the running attempt's output was last saved
+        self._flushed_bytes = 0
         self._outage_since: float | None = None  # the store has been failing since then
         self._store_back_at = float("-inf")  # when it last came back
         self._store: Store | None = None
@@ -336,7 +338,7 @@ class Worker:
         )
         execution.start()
         self.report_job(execution.pid or 0)
-        last_flush = [time.monotonic(), 0]
+        self._flushed_at, self._flushed_bytes = time.monotonic(), 0
         watch = [self._sig_r] + ([self.parent_fd] if self.parent_fd is not None else [])
 
         def tick() -> Stop | None:
@@ -356,7 +358,7 @@ class Worker:
                     self._store_ok("heartbeat")
                 if self.stop >= FORCE:
                     return Stop.FORCE
-                self._flush_output(job, execution, last_flush)
+                self._flush_output(job, execution)
             except StoreError as exc:
                 self._store_failed(exc, "heartbeat")
             return None
@@ -366,13 +368,15 @@ class Worker:
         self.report_job(0)
         return self._record(job, result, execution.stop_reason)
 
-    def _flush_output(self, job: Job, execution: Execution, last: list[float]) -> None:
+    def _flush_output(self, job: Job, execution: Execution) -> None:
+        """Save a running attempt's output (for `logs --follow`) when it grew, at most once a
+        second: a chatty command must not turn into a stream of writes to the store."""
         now = time.monotonic()
         written = execution.out.total + execution.err.total
-        if now - last[0] >= FLUSH_EVERY and written != last[1]:
+        if now - self._flushed_at >= FLUSH_EVERY and written != self._flushed_bytes:
             assert self._store is not None
             self._store.save_output(job, execution.progress())
-            last[0], last[1] = now, written
+            self._flushed_at, self._flushed_bytes = now, written
 
     def _record(self, job: Job, result: AttemptResult, stop: Stop | None) -> Job | None:
         store = self._store
