@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-CODE   := src tests scripts $(wildcard bench)
+CODE   := src tests scripts main.py $(wildcard bench)
 
 .PHONY: install demo test chaos lint fmt bench clean
 

@@ -230,3 +230,27 @@ def test_seed_004_sqlalchemy_style(cli: Cli, workers: list[Workers]) -> None:
     cli.ok("list")
     cli.ok("worker", "stop")
     assert w.wait(20) == 0
+
+
+def test_seed_003_python_main_py(cli: Cli) -> None:
+    """`python main.py ...` from the checkout, as seed 003 spells it."""
+    env = dict(cli.env, QUEUECTL_DB=cli.db)
+    (cli.cwd / "job.json").write_text('{"id": "from-main", "command": "echo hi"}')
+
+    def main_py(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(REPO / "main.py"), *args],
+            env=env,
+            cwd=cli.cwd,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert main_py("enqueue", '{"id":"job1","command":"echo Hello World"}').stdout == "job1\n"
+    assert main_py("enqueue", "--file", "job.json").stdout == "from-main\n"
+    assert "job1" in main_py("list").stdout
+    menu = main_py("--interactive", stdin="1\n0\n")
+    assert menu.returncode == 0 and "queuectl: job queue manager" in menu.stdout
+    assert main_py("-i", stdin="0\n").returncode == 0
