@@ -440,19 +440,54 @@ def test_the_waker_lives_through_an_outage(open_pg: Opener, pg_url: str, proxy: 
 
 
 def lose_next_acknowledgement(store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next write commits, then its connection drops before the client hears back."""
+    """The next call commits, then its connection drops before the client hears back.
+
+    Any call: the busiest ones (claim, finish_and_claim) are single autocommit statements,
+    not transactions, and must survive this as well.
+    """
     original = store._attempt
     armed = [True]
 
     def attempt(conn: Any, body: Any, retried: bool, write: bool) -> Any:
         value = original(conn, body, retried, write)
-        if write and armed[0]:
+        if armed[0]:
             armed[0] = False
             conn.close()
             raise psycopg.OperationalError("simulated: connection lost after COMMIT")
         return value
 
     monkeypatch.setattr(store, "_attempt", attempt)
+
+
+def lose_next_request(store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next call's connection drops before the server receives anything."""
+    original = store._attempt
+    armed = [True]
+
+    def attempt(conn: Any, body: Any, retried: bool, write: bool) -> Any:
+        if armed[0]:
+            armed[0] = False
+            conn.close()
+            raise psycopg.OperationalError("simulated: connection lost before sending")
+        return original(conn, body, retried, write)
+
+    monkeypatch.setattr(store, "_attempt", attempt)
+
+
+def test_a_claim_retried_after_a_lost_request_takes_one_job(
+    open_pg: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_pg()
+    store.insert_jobs([new("a"), new("b")])
+    lose_next_request(store, monkeypatch)
+    job = store.claim("w1", None, T0 + 1, T0 + 31)
+    assert job is not None and job.id == "a"
+    lose_next_request(store, monkeypatch)
+    done, nxt = store.finish_and_claim(
+        job, result(), Outcome(State.COMPLETED, None), "w1", ["default"], T0 + 2, T0 + 32
+    )
+    assert done and nxt is not None and nxt.id == "b"
+    assert [a.attempt for a in store.attempts("b")] == [1]
 
 
 def test_a_retried_insert_is_not_a_conflict(
@@ -562,3 +597,25 @@ def test_open_store_dispatches_on_the_url(pg_url: str, tmp_path: Path) -> None:
         " sys.exit('psycopg' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_every_statement_is_valid_sql(pg_url: str) -> None:
+    """The server parses and plans every generated statement (templates included)."""
+    import re
+
+    from queuectl.store.postgres import PostgresStore, _queries, parse_url
+
+    store = PostgresStore(pg_url)  # creates the schema and its tables
+    store.close()
+    target = parse_url(pg_url)
+    explainable = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+    with psycopg.connect(target.conninfo) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
+        for name, text in _queries().items():
+            code = "\n".join(ln for ln in text.splitlines() if not ln.startswith("--"))
+            if name.startswith("pick_") or not code.lstrip().startswith(explainable):
+                continue  # fragments, and DDL or commands that EXPLAIN cannot take
+            named = set(re.findall(r"%\((\w+)\)s", text))
+            params: Any = dict.fromkeys(named) if named else [None] * text.count("%s")
+            conn.execute(f"EXPLAIN {code}", params or None)  # type: ignore[arg-type]
+        conn.rollback()

@@ -116,8 +116,9 @@ def _queries() -> dict[str, str]:
             name: text.replace("{job_columns}", JOB_COLUMNS)
             for name, text in load_queries("postgres").items()
         }
+        ctes = raw.pop("claim_ctes")
         for name in _PICKING:
-            template = raw.pop(name)
+            template = raw.pop(name).replace("{claim_ctes}", ctes)
             raw[name] = template.replace("{pick}", raw["pick_any"])
             raw[f"{name}_queues"] = template.replace("{pick}", raw["pick_queues"])
         _QUERIES = raw

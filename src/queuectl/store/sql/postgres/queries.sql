@@ -214,7 +214,7 @@ ORDER BY c.priority DESC, c.next_run_at, c.seq
 LIMIT 1
 
 -- name: claim
--- {pick} is pick_any or pick_queues (the store makes claim and claim_queues). The pick locks
+-- Made twice, with pick_any and with pick_queues (claim, claim_queues). The pick locks
 -- its row FOR UPDATE, which re-checks that the job is still pending or failed; repeating
 -- that condition here would only tempt the planner into the partial claim indexes, which
 -- it scans whole when their statistics are stale (ten times slower at a million jobs).
@@ -224,9 +224,10 @@ SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = 
 WHERE seq = ({pick})
 RETURNING {job_columns}
 
--- name: claim_and_start
--- claim and start_attempt in one statement: one round trip to the server instead of four.
-WITH claimed AS (
+-- name: claim_ctes
+-- The claim as two CTEs, `claimed` and `started`, shared by the statements below: take the
+-- best due job (pick_any or pick_queues) and open its attempt (like start_attempt).
+claimed AS (
     UPDATE jobs
     SET state = 'processing', attempts = attempts + 1, runs = runs + 1,
         worker_id = %(worker)s, lease_expires_at = %(lease)s, updated_at = %(now)s,
@@ -241,6 +242,10 @@ WITH claimed AS (
         exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
         stdout_total = 0, stderr_total = 0
 )
+
+-- name: claim_and_start
+-- claim and start_attempt in one statement: one round trip to the server instead of four.
+WITH {claim_ctes}
 SELECT * FROM claimed
 
 -- name: finish_and_claim
@@ -261,21 +266,7 @@ WITH finished AS (
         error = %(error)s, stdout = %(stdout)s, stderr = %(stderr)s,
         stdout_total = %(stdout_total)s, stderr_total = %(stderr_total)s
     WHERE job_id = (SELECT id FROM finished) AND attempt = %(runs)s
-), claimed AS (
-    UPDATE jobs
-    SET state = 'processing', attempts = attempts + 1, runs = runs + 1,
-        worker_id = %(worker)s, lease_expires_at = %(lease)s, updated_at = %(now)s,
-        next_run_at = NULL
-    WHERE seq = ({pick})
-    RETURNING {job_columns}
-), started AS (
-    INSERT INTO attempts (job_id, attempt, worker_id, started_at)
-    SELECT id, runs, %(worker)s, %(now)s FROM claimed
-    ON CONFLICT (job_id, attempt) DO UPDATE
-    SET worker_id = excluded.worker_id, started_at = excluded.started_at, finished_at = NULL,
-        exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
-        stdout_total = 0, stderr_total = 0
-)
+), {claim_ctes}
 SELECT (SELECT count(*) FROM finished) AS finished, claimed.*
 FROM (SELECT 1) AS one LEFT JOIN claimed ON true
 
