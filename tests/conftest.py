@@ -43,10 +43,7 @@ def db_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
 
 @pytest.fixture
 def cli(tmp_path: Path, db_url: str) -> Cli:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUECTL_")}
-    work = tmp_path / "work"
-    work.mkdir()
-    return Cli(db_url, work, env)
+    return Cli.fresh(db_url, tmp_path)
 
 
 @pytest.fixture

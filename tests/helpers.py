@@ -48,6 +48,14 @@ class Cli:
         self.cwd = cwd
         self.env = env
 
+    @classmethod
+    def fresh(cls, db: str, tmp_path: Path) -> Cli:
+        """A CLI on ``db``, run from a new work folder, with no QUEUECTL_* setting leaking in."""
+        work = tmp_path / "work"
+        work.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUECTL_")}
+        return cls(db, work, env)
+
     def run(
         self, *args: str, input: str | None = None, timeout: float = 60, db: bool = True
     ) -> Result:

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from . import config as cfg
 from . import spec
 from .errors import NotFound, ValidationError
-from .models import Attempt, Job, Output, WorkerInfo
+from .models import Attempt, Job, NewJob, Output, WorkerInfo
 from .states import State
 from .store import Store, open_store, resolve
 from .timeutil import now
@@ -120,7 +120,7 @@ class Queue:
         jobs = spec.build_batch(spec.parse_batch(text), self.config(), cwd or os.getcwd(), now())
         return self._insert(jobs)
 
-    def _insert(self, new: Sequence[Any]) -> Jobs:
+    def _insert(self, new: Sequence[NewJob]) -> Jobs:
         if not new:
             raise ValidationError("no jobs given")
         self.store.insert_jobs(new)

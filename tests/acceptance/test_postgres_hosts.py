@@ -70,12 +70,8 @@ def test_two_hosts_share_one_queue(cli: Cli, workers: list[Workers]) -> None:
 
 
 def test_database_restart_during_a_run(private_cluster: Cluster, tmp_path: Path) -> None:
-    url = schema_url(private_cluster.url, "restart_test")
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUECTL_")}
-    cli = Cli(url, work, env)
-    out = work / "ran.txt"
+    cli = Cli.fresh(schema_url(private_cluster.url, "restart_test"), tmp_path)
+    out = cli.cwd / "ran.txt"
     enqueue_appenders(cli, 300, out, extra="sleep 0.02; ")
     w = cli.workers("--count", "2")
     try:

@@ -7,7 +7,6 @@ and once the server is back every job completes, each exactly once.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,11 +25,8 @@ OUTAGE = 30.0
 
 def test_postgres_away_for_30_seconds(private_cluster: Cluster, tmp_path: Path) -> None:
     url = schema_url(private_cluster.url, "outage")
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUECTL_")}
-    cli = Cli(url, work, env)
-    out = work / "ran.txt"
+    cli = Cli.fresh(url, tmp_path)
+    out = cli.cwd / "ran.txt"
     lines = [f'{{"id": "j{i}", "command": "sleep 0.05; echo j{i} >> {out}"}}' for i in range(200)]
     cli.ok("enqueue", "--file", "-", input="\n".join(lines))
     w = cli.workers("--count", "2")
@@ -39,7 +35,7 @@ def test_postgres_away_for_30_seconds(private_cluster: Cluster, tmp_path: Path) 
         private_cluster.stop_server("fast")
         down_at = time.monotonic()
 
-        impatient = Cli(url, work, dict(env, QUEUECTL_STORE_TIMEOUT="3"))
+        impatient = Cli(url, cli.cwd, dict(cli.env, QUEUECTL_STORE_TIMEOUT="3"))
         started = time.monotonic()
         result = impatient.run("status")
         assert result.code == 1 and time.monotonic() - started < 15
