@@ -179,3 +179,49 @@ def test_status_watch_refreshes_off_a_terminal(cli: Cli) -> None:
         proc.send_signal(2)
         assert proc.wait(10) == 0
     assert all(d["jobs"]["total"] == 0 for d in docs)
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(cli: Cli) -> None:
+    """`queuectl status | grep -q pending` under `set -o pipefail` (SPEC §6): exit 0, quiet.
+
+    The pipe's read end is closed before queuectl writes, so every command meets the broken
+    pipe on its first write, whatever the timing."""
+    import os
+    import subprocess
+
+    from ..helpers import QUEUECTL
+
+    cli.ok("enqueue", "true", "--id", "one")
+    for args in (
+        ["status"],
+        ["list"],
+        ["show", "one"],
+        ["config", "list"],
+        ["worker", "list"],
+        ["dlq", "list"],
+        ["list", "--json"],
+    ):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            proc = subprocess.run(
+                [QUEUECTL, *args],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=dict(cli.env, QUEUECTL_DB=cli.db),
+                text=True,
+                timeout=60,
+            )
+        finally:
+            os.close(write_end)
+        assert (proc.returncode, proc.stderr) == (0, ""), args
+    script = f"set -o pipefail; {QUEUECTL} status | grep -qi pending && {QUEUECTL} list | head -1"
+    shell = subprocess.run(
+        ["bash", "-c", script],
+        env=dict(cli.env, QUEUECTL_DB=cli.db),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shell.returncode == 0, shell

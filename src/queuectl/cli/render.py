@@ -27,13 +27,22 @@ STATE_STYLE = {
 }
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich's own handler exits with status 1, which `set -o pipefail` scripts read as
+        # a failure of `queuectl status | grep -q ...`. A reader that leaves early is
+        # normal: hand it to the CLI's one handler, which exits 0.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _console() -> Console:
     if sys.stdout.isatty():
-        return Console(highlight=False)
+        return _Console(highlight=False)
     # Piped output keeps whole ids and commands on one line for grep and friends.
     columns = os.environ.get("COLUMNS", "")
     width = max(200, int(columns)) if columns.isdigit() else 200
-    return Console(width=width, no_color=True, highlight=False)
+    return _Console(width=width, no_color=True, highlight=False)
 
 
 def _when(ts: float | None) -> str:
