@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,7 @@ from queuectl.models import AttemptResult, Job, NewJob, Outcome, WorkerInfo
 from queuectl.states import State
 from queuectl.store import Store
 
+from ..pg import isolated_schema
 from .conftest import StoreFactory
 
 T0 = 1_800_000_000.0
@@ -387,3 +391,65 @@ def test_output_of_a_running_attempt(store: Store) -> None:
     assert not store.save_output(job, result(stdout=b"late"))
     assert store.output("a", 1).stdout == b"out"  # type: ignore[union-attr]
     assert store.output("a", 2) is None
+
+
+def _first_uses(warm_up: str, urls: list[str], openers: int) -> list[str]:
+    """``openers`` processes per URL open a store that does not exist yet, released at the
+    same instant; returns the errors they met. ``warm_up`` is opened first, so that the
+    forked openers do not stagger themselves importing and loading queries."""
+    from queuectl.errors import QueuectlError
+    from queuectl.store import open_store
+
+    open_store(warm_up).close()
+    errors: list[str] = []
+    for url in urls:
+        go_r, go_w = os.pipe()
+        ready_r, ready_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pids = []
+        for _ in range(openers):
+            pid = os.fork()
+            if pid == 0:  # a first user of the store
+                code = 1
+                try:
+                    os.close(go_w)
+                    os.write(ready_w, b"+")
+                    os.read(go_r, 1)  # blocks until the parent closes its end
+                    s = open_store(url)
+                    s.count_jobs()
+                    s.close()
+                    code = 0
+                except QueuectlError as exc:
+                    os.write(err_w, f"{exc.message}\n".encode())
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        os.close(go_r)
+        os.close(err_w)
+        os.close(ready_w)
+        waiting = b""
+        while len(waiting) < openers:
+            waiting += os.read(ready_r, openers)
+        os.close(ready_r)
+        os.close(go_w)  # EOF: every opener starts now
+        for pid in pids:
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            if code:
+                errors.append(f"exit {code}")
+        with os.fdopen(err_r, "rb") as f:
+            errors.extend(f.read().decode().splitlines())
+    return errors
+
+
+def test_many_first_users_of_a_new_store_all_succeed(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """SPEC §6: no first user may see a store halfway through its creation (a SQLite reader
+    once met the tables before the header that marks them as queuectl's)."""
+    with contextlib.ExitStack() as stack:
+        if store_kind == "postgres":
+            base = request.getfixturevalue("pg_base_url")
+            warm_up, *urls = [stack.enter_context(isolated_schema(base)) for _ in range(4)]
+        else:
+            warm_up, *urls = [str(tmp_path / f"new-{i}.db") for i in range(13)]
+        assert _first_uses(warm_up, urls, openers=12) == []

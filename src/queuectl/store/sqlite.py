@@ -173,13 +173,12 @@ class SqliteStore:
 
     def _prepare(self, durable: bool) -> None:
         try:
-            app_id, version = self._read(self._header)
+            app_id, version, tables = self._read(self._identify)
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) from None
         migrations = load_migrations("sqlite")
         latest = len(migrations)
         if app_id != APPLICATION_ID:
-            tables = self._read(lambda c: c.execute(self._q["count_user_tables"]).fetchone()[0])
             if app_id != 0 or tables:
                 raise NotAStore(f"{self.path} is a SQLite database, but not a queuectl store")
             self._exec_retry("PRAGMA journal_mode=WAL")
@@ -196,6 +195,18 @@ class SqliteStore:
         # busy worker's store time. Every 10,000 pages (a WAL of about 40 MB) keeps the same
         # guarantees at a tenth of the syncs.
         self._conn.execute("PRAGMA wal_autocheckpoint=10000")
+
+    def _identify(self, conn: sqlite3.Connection) -> tuple[int, int, int]:
+        """Application id, schema version and table count, from one snapshot: read one by
+        one, another process's first migration could commit in between, and a store
+        halfway through its birth would look like a stranger's database."""
+        conn.execute("BEGIN")
+        try:
+            app_id, version = self._header(conn)
+            tables = conn.execute(self._q["count_user_tables"]).fetchone()[0]
+        finally:
+            conn.execute("ROLLBACK")
+        return app_id, version, int(tables)
 
     @staticmethod
     def _header(conn: sqlite3.Connection) -> tuple[int, int]:
