@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Cli, Workers
+from .helpers import Cli, Workers, stop_supervisor
 from .pg import isolated_schema, pg_base_url, pg_url, private_cluster  # noqa: F401
 
 #: The behavioural suite runs once per store; `-m "not postgres"` keeps to SQLite.
@@ -53,3 +53,13 @@ def workers(cli: Cli) -> Iterator[list[Workers]]:
     yield started
     for w in started:
         w.stop()
+
+
+@pytest.fixture
+def supervisors() -> Iterator[list[int]]:
+    """Pids of supervisors started outside the test's process tree (`worker start --detach`,
+    or `worker start &` in a shell): each is stopped after the test, passed or failed."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        stop_supervisor(pid)

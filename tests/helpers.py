@@ -201,3 +201,29 @@ def proc_state(pid: int) -> str | None:
 def alive(pid: int) -> bool:
     state = proc_state(pid)
     return state is not None and state != "Z"
+
+
+def detached_pid(out: str) -> int:
+    """The supervisor pid that `worker start --detach` reports (in words or as JSON)."""
+    if out.lstrip().startswith("{"):
+        return int(json.loads(out)["pid"])
+    return int(out.split("supervisor pid ")[1].split(")")[0])
+
+
+def stop_supervisor(pid: int, timeout: float = 20) -> None:
+    """Stop a supervisor the test started outside its own process tree (`--detach`, or
+    `worker start &` in a shell): SIGTERM, then SIGKILL; its workers follow it."""
+    try:
+        if b"queuectl" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return  # gone, and the pid perhaps reused
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ProcessLookupError):
+        return
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import QUEUECTL, Cli, Workers, alive, proc_state, wait_for
+from ..helpers import QUEUECTL, Cli, Workers, alive, detached_pid, proc_state, wait_for
 
 
 def iso_seconds(text: str) -> float:
@@ -254,9 +254,10 @@ def test_queues_route_jobs(cli: Cli, workers: list[Workers]) -> None:
     assert info["queues"] == ["emails", "other", "reports"]
 
 
-def test_detach_list_and_stop(cli: Cli) -> None:
+def test_detach_list_and_stop(cli: Cli, supervisors: list[int]) -> None:
     result = cli.ok("worker", "start", "--count", "2", "--detach", "--json").json()
     supervisor = result["pid"]
+    supervisors.append(supervisor)
     assert result["workers"] == 2 and Path(result["log"]).exists()
     listed = cli.json("worker", "list")
     assert len(listed) == 2 and {w["state"] for w in listed} <= {"idle", "busy"}
@@ -271,11 +272,14 @@ def test_detach_list_and_stop(cli: Cli) -> None:
     assert again.out.strip() == "no workers are running"
 
 
-def test_shell_backgrounded_start_then_stop(cli: Cli) -> None:
+def test_shell_backgrounded_start_then_stop(cli: Cli, supervisors: list[int]) -> None:
     job = cli.ok("enqueue", "echo hi").out.strip()
     env = dict(cli.env, QUEUECTL_DB=cli.db)
-    script = f"{QUEUECTL} worker start --count 2 > {cli.cwd}/bg.log 2>&1 &"
-    subprocess.run(["sh", "-c", script], env=env, cwd=cli.cwd, check=True, timeout=10)
+    script = f"{QUEUECTL} worker start --count 2 > {cli.cwd}/bg.log 2>&1 & echo $!"
+    shell = subprocess.run(
+        ["sh", "-c", script], env=env, cwd=cli.cwd, check=True, timeout=10, capture_output=True
+    )
+    supervisors.append(int(shell.stdout))
     wait_for(lambda: cli.state(job) == "completed", what="the job")
     wait_for(lambda: len(cli.json("worker", "list")) == 2, what="both workers to register")
     cli.ok("worker", "stop")
@@ -288,9 +292,9 @@ def test_shell_backgrounded_start_then_stop(cli: Cli) -> None:
     assert len(pids) == 2 and not any(alive(p) for p in pids)
 
 
-def test_force_stop_puts_jobs_back(cli: Cli) -> None:
+def test_force_stop_puts_jobs_back(cli: Cli, supervisors: list[int]) -> None:
     cli.ok("enqueue", "sleep 60", "--id", "long")
-    cli.ok("worker", "start", "--detach")
+    supervisors.append(detached_pid(cli.ok("worker", "start", "--detach").out))
     wait_for(lambda: cli.state("long") == "processing", what="the job to start")
     cli.ok("worker", "stop", "--force")
     job = cli.job("long")
@@ -327,8 +331,8 @@ def test_module_entry_points(cli: Cli, entry: list[str]) -> None:
     assert proc.stdout.strip() == "via-module"
 
 
-def test_zombie_free_after_stop(cli: Cli) -> None:
-    cli.ok("worker", "start", "--count", "2", "--detach")
+def test_zombie_free_after_stop(cli: Cli, supervisors: list[int]) -> None:
+    supervisors.append(detached_pid(cli.ok("worker", "start", "--count", "2", "--detach").out))
     pids = [w["pid"] for w in cli.json("worker", "list")]
     cli.ok("worker", "stop")
     for pid in pids:

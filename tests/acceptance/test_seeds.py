@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..helpers import QUEUECTL, Cli, Workers, wait_for
+from ..helpers import QUEUECTL, Cli, Workers, detached_pid, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +86,7 @@ def test_seed_001_click_json(cli: Cli, workers: list[Workers]) -> None:
     assert cli.state(sleeper) == "completed"
 
 
-def test_seed_002_argparse_bin_script(cli: Cli) -> None:
+def test_seed_002_argparse_bin_script(cli: Cli, supervisors: list[int]) -> None:
     env = dict(cli.env, QUEUECTL_DB=cli.db)
     bin_queuectl = str(REPO / "bin" / "queuectl")
 
@@ -106,7 +106,8 @@ def test_seed_002_argparse_bin_script(cli: Cli) -> None:
     assert "usage: queuectl" in sh("./bin/queuectl --help").stdout
     sh("""./bin/queuectl config set max_backoff 0.05""")
     sh("""./bin/queuectl enqueue '{"id":"job1","command":"echo Hello-QueueCTL","max_retries":2}'""")
-    sh(f"./bin/queuectl worker start --count 2 > {cli.cwd}/w.log 2>&1 &")
+    background = sh(f"./bin/queuectl worker start --count 2 > {cli.cwd}/w.log 2>&1 & echo $!")
+    supervisors.append(int(background.stdout))
     wait_for(lambda: cli.state("job1") == "completed")
     sh("./bin/queuectl status")
     sh("./bin/queuectl list")
@@ -179,7 +180,9 @@ def test_seed_003_menu_seed_commands(cli: Cli, workers: list[Workers]) -> None:
     cli.ok("worker", "stop")
 
 
-def test_seed_004_sqlalchemy_style(cli: Cli, workers: list[Workers]) -> None:
+def test_seed_004_sqlalchemy_style(
+    cli: Cli, workers: list[Workers], supervisors: list[int]
+) -> None:
     fast_retries(cli)
     init = cli.ok("init").out
     assert cli.db in init
@@ -226,7 +229,7 @@ def test_seed_004_sqlalchemy_style(cli: Cli, workers: list[Workers]) -> None:
     cli.ok("config", "get", "max_retries")
     cli.ok("config", "set", "max_retries", "5")
     cli.ok("config", "set", "backoff_base", "3.0")
-    cli.ok("worker", "start", "--count", "3", "--detach")
+    supervisors.append(detached_pid(cli.ok("worker", "start", "--count", "3", "--detach").out))
     cli.ok("list")
     cli.ok("worker", "stop")
     assert w.wait(20) == 0
