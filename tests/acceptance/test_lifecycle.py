@@ -337,3 +337,31 @@ def test_zombie_free_after_stop(cli: Cli, supervisors: list[int]) -> None:
     cli.ok("worker", "stop")
     for pid in pids:
         assert proc_state(pid) in (None, "Z")
+
+
+def test_many_processes_may_be_the_first_users_of_a_store(cli: Cli, workers: list[Workers]) -> None:
+    """A supervisor, 8 enqueues and 4 `status` calls started together on a store that does
+    not exist yet: all succeed (SPEC §6)."""
+    env = dict(cli.env, QUEUECTL_DB=cli.db)
+    supervisor = cli.workers("--count", "2")
+    workers.append(supervisor)
+    calls = [
+        subprocess.Popen(
+            [QUEUECTL, *args],
+            env=env,
+            cwd=cli.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in [["enqueue", "true"]] * 8 + [["status", "--json"]] * 4
+    ]
+    failed = []
+    for call in calls:
+        _, err = call.communicate(timeout=60)
+        if call.returncode != 0:
+            failed.append((call.args[1:], err))
+    assert failed == []
+    wait_for(lambda: cli.counts()["completed"] == 8, what="the 8 jobs")
+    assert "error" not in supervisor.log()
