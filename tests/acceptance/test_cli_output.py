@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..helpers import Cli, Workers, wait_for
+from ..helpers import Cli, Workers, alive, detached_pid, wait_for
 
 JOB_KEYS = {
     "id",
@@ -109,7 +109,28 @@ def test_status_and_worker_list_shapes(cli: Cli, workers: list[Workers]) -> None
     listed = cli.json("worker", "list")
     assert {x["pid"] for x in listed} == set(w.worker_pids())
     human = cli.ok("status").out
-    assert "processing" in human and "Workers alive: 2" in human
+    assert "    Processing: 1\n" in human and "  Workers: 2 alive\n" in human
+    assert "busy" in human.split("Workers: 2 alive")[1]  # the workers table follows
+
+
+def test_status_prints_the_seed_block(cli: Cli) -> None:
+    """Seed 003's block, line for line, so that `status | grep 'Pending: 2'` works."""
+    cli.ok("enqueue", "true")
+    cli.ok("enqueue", "true")
+    out = cli.ok("status").out
+    block = (
+        "Queue Status:\n"
+        "  Jobs:\n"
+        "    Pending: 2\n"
+        "    Processing: 0\n"
+        "    Completed: 0\n"
+        "    Failed: 0\n"
+        "    Dead: 0\n"
+        "    Total: 2\n"
+        "  DLQ: 0 jobs\n"
+    )
+    assert out.startswith(block), out
+    assert "  Workers: 0 alive\n" in out
 
 
 def test_config_shapes(cli: Cli) -> None:
@@ -130,6 +151,21 @@ def test_config_shapes(cli: Cli) -> None:
     assert cli.json("config", "get", "poll-interval") == {"poll_interval": 0.25}
     assert cli.json("config", "unset", "poll_interval") == {"poll_interval": 0.5}
     assert cli.json("config", "get", "lock_timeout_s") == {"lease_timeout": 30.0}
+
+
+def test_common_spellings_of_config_list_and_detach(cli: Cli, supervisors: list[int]) -> None:
+    """`config show` is `config list`; `--daemon` and `--detached` are `--detach` (SPEC §6)."""
+    cli.ok("config", "set", "max_retries", "4")
+    assert cli.ok("config", "show").out == cli.ok("config", "list").out
+    assert cli.json("config", "show") == cli.json("config", "list")
+    for spelling in ("--daemon", "--detached"):
+        out = cli.ok("worker", "start", "--count", "1", spelling).out
+        pid = detached_pid(out)
+        supervisors.append(pid)
+        assert out.startswith("started 1 worker(s) in the background")
+        assert len(cli.json("worker", "list")) == 1
+        cli.ok("worker", "stop")
+        wait_for(lambda p=pid: not alive(p), timeout=10, what="the supervisor to exit")
 
 
 def test_dlq_clear_without_a_terminal_does_not_ask(cli: Cli, workers: list[Workers]) -> None:

@@ -7,6 +7,7 @@ seed that uses them, through ``./bin/queuectl`` and ``python3 -m queuectl.cli``)
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,7 +172,9 @@ def test_seed_003_menu_seed_commands(cli: Cli, workers: list[Workers]) -> None:
     cli.ok("dlq", "list")
     cli.ok("dlq", "retry", "test3")
     cli.ok("list", "--state", "pending")
-    cli.ok("status")
+    status = cli.ok("status").out
+    assert status.startswith("Queue Status:\n  Jobs:\n    Pending: ")
+    assert re.search(r"^    Dead: (\d+)\n    Total: \d+\n  DLQ: \1 jobs$", status, re.M), status
     cli.ok("worker", "stop")
     assert w.wait(20) == 0
     default = cli.workers()  # `queuectl worker start`: the count comes from config (4)

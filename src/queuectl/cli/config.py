@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
     add_json(group)
     group.set_defaults(handler=config_group)
     csub = group.add_subparsers(dest="config_command", metavar="ACTION")
-    p = csub.add_parser("list", help="every setting, with its default")
+    p = csub.add_parser("list", aliases=["show"], help="every setting, with its default")
     add_json(p)
     p.set_defaults(handler=config_list)
     p = csub.add_parser("get", help="one value (every value without KEY)")

@@ -173,22 +173,27 @@ def workers_table(workers: Iterable[WorkerInfo]) -> None:
     console.print(table)
 
 
+#: The counts `status` always prints, in the order of seed 003's block; other states
+#: (SPEC §4) get a line of the same form when they hold any job.
+STATUS_LINES = (State.PENDING, State.PROCESSING, State.COMPLETED, State.FAILED, State.DEAD)
+
+
 def status_view(status: Status, location: str) -> None:
+    """Seed 003's block, one count per line (scripts grep `Pending: 5`), then the workers."""
     console = _console()
-    counts = Table(
-        box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title="Jobs", title_justify="left"
-    )
-    counts.add_column("STATE")
-    counts.add_column("COUNT", justify="right")
+    console.print("Queue Status:\n  Jobs:")
     for state in State:
-        counts.add_row(_state(state), str(status.counts[state]))
-    counts.add_row(Text("total", style="bold"), str(sum(status.counts.values())))
-    console.print(counts)
-    console.print(f"DLQ: {status.dlq} job(s)")
-    console.print(f"Workers alive: {len(status.workers)}")
+        count = status.counts.get(state, 0)
+        if state in STATUS_LINES or count:
+            label = Text(f"    {state.value.capitalize()}: ", style=STATE_STYLE.get(state, ""))
+            console.print(label + Text(str(count)))
+    console.print(f"    Total: {sum(status.counts.values())}")
+    console.print(f"  DLQ: {status.dlq} jobs")  # "jobs" even for 1: scripts match the seed
+    console.print(f"  Workers: {len(status.workers)} alive")
+    console.print(Text(f"  Store: {location}"))  # Text: a path is not Rich markup
     if status.workers:
+        console.print()
         workers_table(status.workers)
-    console.print(f"Store: {location}", style="dim")
 
 
 def config_table(values: Mapping[str, Number], stored: set[str]) -> None:

@@ -22,7 +22,14 @@ def _start_options(p: argparse.ArgumentParser) -> None:
         metavar="Q",
         help="only these queues (repeat, or comma-separate); default: all",
     )
-    p.add_argument("--detach", "-d", action="store_true", help="run in the background")
+    p.add_argument(
+        "--detach",
+        "--detached",
+        "--daemon",
+        "-d",
+        action="store_true",
+        help="run in the background",
+    )
     p.add_argument("--log-file", metavar="PATH", help="with --detach: where the log goes")
     p.add_argument("--quiet", action="store_true", help="do not log one line per job event")
     add_json(p)
