@@ -98,10 +98,33 @@ class Cli:
         return Workers(self, *args)
 
 
+def enqueue_long_first_run(cli: Cli, job_id: str) -> Path:
+    """Enqueue a job whose first run writes its pid to the returned file and sleeps a
+    minute; any later run prints "recovered" and succeeds at once."""
+    marker = cli.cwd / f"{job_id}.ran"
+    pidfile = cli.cwd / f"{job_id}.pid"
+    cli.ok(
+        "enqueue",
+        f"if [ -f {marker} ]; then echo recovered; exit 0; fi; touch {marker}; "
+        f"echo $$ > {pidfile}; sleep 60",
+        "--id",
+        job_id,
+    )
+    return pidfile
+
+
 class Workers:
     """A `queuectl worker start` supervisor run as a real background process."""
 
-    def __init__(self, cli: Cli, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        cli: Cli,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        argv: list[str] | None = None,
+    ) -> None:
+        """``argv`` replaces ``queuectl worker start`` (e.g. a Python script that runs it)."""
         self.cli = cli
         self.log_path = cli.cwd / f"worker-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -109,11 +132,11 @@ class Workers:
         full_env["QUEUECTL_DB"] = cli.db
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [QUEUECTL, "worker", "start", *args],
+            [*(argv or [QUEUECTL, "worker", "start"]), *args],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            cwd=cli.cwd,
+            cwd=cwd or cli.cwd,
             env=full_env,
             start_new_session=True,
         )

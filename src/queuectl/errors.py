@@ -7,6 +7,8 @@
     ├── Conflict             a duplicate id, or a state that forbids the operation (exit 1)
     └── StoreError           the store cannot be used (exit 1)
         ├── StoreUnavailable the store cannot be opened, reached or written right now
+        ├── StoreLost        the store a process opened is gone for good (deleted, replaced,
+        │                    truncated, its schema dropped): retrying cannot help
         └── NotAStore        the path exists but is not a queuectl store; it is never touched
 
 An error without a message uses its class docstring, so every subclass is a sentence.
@@ -52,6 +54,10 @@ class StoreError(QueuectlError):
 
 class StoreUnavailable(StoreError):
     """The store is unavailable."""
+
+
+class StoreLost(StoreError):
+    """The store this process opened is gone."""
 
 
 class NotAStore(StoreError):

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import QUEUECTL, Cli, Workers, alive, detached_pid, proc_state, wait_for
+from ..helpers import (
+    QUEUECTL,
+    Cli,
+    Workers,
+    alive,
+    detached_pid,
+    enqueue_long_first_run,
+    proc_state,
+    wait_for,
+)
 
 
 def iso_seconds(text: str) -> float:
@@ -146,15 +155,7 @@ def test_second_signal_puts_the_job_back_unspent(cli: Cli, workers: list[Workers
 
 def test_killed_worker_is_recovered_after_the_lease(cli: Cli, workers: list[Workers]) -> None:
     cli.ok("config", "set", "lease_timeout", "2")
-    marker = cli.cwd / "second-try"
-    pidfile = cli.cwd / "first.pid"
-    cli.ok(
-        "enqueue",
-        f"if [ -f {marker} ]; then echo recovered; exit 0; fi; touch {marker}; "
-        f"echo $$ > {pidfile}; sleep 60",
-        "--id",
-        "victim",
-    )
+    pidfile = enqueue_long_first_run(cli, "victim")
     w = cli.workers("--count", "1")
     workers.append(w)
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the first attempt")
@@ -172,7 +173,8 @@ def test_killed_worker_is_recovered_after_the_lease(cli: Cli, workers: list[Work
     assert first["error"] == "worker lost: its lease expired" and first["exit_code"] is None
     assert second["exit_code"] == 0
     assert job["attempts"] == 2
-    assert "action=worker_crashed" in w.log() and "action=worker_restarted" in w.log()
+    assert 'cause="killed by SIGKILL" then=restart' in w.log()
+    assert "action=worker_restarted" in w.log()
 
 
 def test_timeout_kills_grandchildren_end_to_end(cli: Cli, workers: list[Workers]) -> None:

@@ -119,8 +119,9 @@ class Store(Protocol):
     def schema_version(self) -> int: ...
 
     def verify(self) -> None:
-        """Raise ``StoreUnavailable`` if the store this handle opened is no longer there
-        (a SQLite file deleted or replaced under a long-running worker)."""
+        """Raise ``StoreLost`` if the store this handle opened is no longer there (a SQLite
+        file deleted, replaced or overwritten under a long-running worker, a PostgreSQL
+        schema dropped); ``StoreUnavailable`` when that cannot be checked right now."""
         ...
 
     # --- jobs -------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreUnavailable
+from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreLost, StoreUnavailable
 from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
 from ..states import State
 from .base import (
@@ -242,9 +242,9 @@ class SqliteStore:
         try:
             identity = self._file_identity()
         except FileNotFoundError:
-            raise StoreUnavailable(f"the store at {self.path} was deleted") from None
+            raise StoreLost(f"the store at {self.path} was deleted") from None
         if identity != self._identity:
-            raise StoreUnavailable(f"the store at {self.path} was replaced by another file")
+            raise StoreLost(f"the store at {self.path} was replaced by another file")
 
     def close(self) -> None:
         self._conn.close()

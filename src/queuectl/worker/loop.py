@@ -6,7 +6,14 @@ set ``self.stop``; the loop acts on it:
 
 * SIGTERM / SIGINT: graceful, finish the running job and exit.
 * SIGUSR1: forced, terminate the running job and put it back without spending an attempt.
+  A forced stop ends the worker even while the store cannot record anything (the lease then
+  recovers the job).
+* A stop requested through the store (`worker stop`, from any host): as the signals.
 * The supervisor's pipe closing (it died): terminate the job, record it as lost, exit.
+* The store lost (deleted, replaced, truncated, dropped): terminate the job, exit.
+
+The exit code tells the supervisor why (``EXIT_*``): it restarts a worker that stopped for
+any reason of its own, and stops the pool only when asked to or when the store is lost.
 """
 
 from __future__ import annotations
@@ -19,24 +26,26 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..config import Config
-from ..errors import QueuectlError, StoreError
+from ..errors import NotAStore, QueuectlError, StoreError, StoreLost
 from ..models import AttemptResult, Job, Outcome, WorkerInfo
 from ..retry import decide
 from ..states import Event, State
 from ..store import Store, Waker, open_store
 from ..store.sqlite import hostname
 from .log import EventLog
-from .runner import Command, Execution, Stop
+from .runner import Command, Execution, Stop, signal_name
 
 T = TypeVar("T")
 
 GRACEFUL = 1
 FORCE = 2
 
-EXIT_STOPPED = 0
+EXIT_STOPPED = 0  # by a signal
+EXIT_CRASHED = 1  # an unexpected exception (a bug): logged, and the worker is restarted
 EXIT_ORPHANED = 3
 EXIT_CANNOT_START = 4
 EXIT_STORE_LOST = 5
+EXIT_STOP_REQUESTED = 6  # by `worker stop`, through the store
 
 RECOVERY_EVERY = 1.0  # seconds between scans for expired leases
 # After the store was unreachable, every lease may look expired although its worker is
@@ -111,8 +120,10 @@ class Worker:
         self.id = new_worker_id()
         self.log = EventLog(f"worker={os.getpid()}", quiet=quiet)
         self.stop = 0
+        self.why = ""  # what made the worker stop, for its last log line
         self.orphaned = False
         self.store_lost = False
+        self.requested = False  # the stop came through the store
         self.done = 0  # jobs finished, reported with each heartbeat
         self.config = Config()
         self._sig_r, self._sig_w = os.pipe()
@@ -147,11 +158,18 @@ class Worker:
         self.log("worker_started", id=self.id, queues=",".join(self.queues or ["*"]))
         try:
             self._loop()
-        finally:
+        except Exception as exc:  # a bug: say what it was; the supervisor restarts us
+            self.log("worker_crashed", error=f"{type(exc).__name__}: {exc}")
             self._shutdown()
+            if os.environ.get("QUEUECTL_DEBUG"):
+                raise
+            return EXIT_CRASHED
+        self._shutdown()
         if self.store_lost:
             return EXIT_STORE_LOST
-        return EXIT_ORPHANED if self.orphaned else EXIT_STOPPED
+        if self.orphaned:
+            return EXIT_ORPHANED
+        return EXIT_STOP_REQUESTED if self.requested else EXIT_STOPPED
 
     def _register(self) -> None:
         assert self._store is not None and self._waker is not None
@@ -175,22 +193,29 @@ class Worker:
 
     def _shutdown(self) -> None:
         store = self._store
-        if store is not None:
-            try:
-                store.unregister_worker(self.id)
-            except QueuectlError:
-                pass  # the row goes stale and readers ignore it after the lease timeout
-            store.close()
         if self._waker is not None:
             self._waker.close()
-        why = "supervisor exited" if self.orphaned else ("forced" if self.stop >= FORCE else "stop")
-        self.log("worker_stopped", reason=why)
+        if store is not None and not self.store_lost:
+            if self._outage_since is None:  # not worth a wait while the store is failing
+                try:
+                    store.unregister_worker(self.id)
+                except QueuectlError:
+                    pass  # the row goes stale and readers ignore it after the lease timeout
+            store.close()
+        # A lost store is left unclosed: closing a SQLite connection may checkpoint its
+        # (deleted) write-ahead log into the file and delete the new one at the same path,
+        # taking jobs acknowledged since with it. The process exits without closing it.
+        self.log("worker_stopped", reason=self.why or "stopped")
 
     def _install_signals(self) -> None:
         def graceful(signum: int, frame: object) -> None:
+            if self.stop < GRACEFUL:
+                self.why = f"{signal_name(signum)}: finish the running job, then stop"
             self.stop = max(self.stop, GRACEFUL)
 
         def force(signum: int, frame: object) -> None:
+            if self.stop < FORCE:
+                self.why = f"{signal_name(signum)}: forced stop"
             self.stop = FORCE
 
         signal.signal(signal.SIGTERM, graceful)
@@ -232,7 +257,7 @@ class Worker:
         now = time.time()
         try:
             if now >= self._next_heartbeat:
-                self._verify_store()
+                store.verify()
                 self._heartbeat(None)
                 self.config = Config.from_stored(store.config_items())
                 self._store_ok("maintenance")
@@ -245,7 +270,10 @@ class Worker:
             self._store_failed(exc, "maintenance")
 
     def _store_failed(self, exc: StoreError, during: str) -> None:
-        """Log an outage once, when it starts."""
+        """Log an outage once, when it starts; a store that is gone for good stops us."""
+        if isinstance(exc, (StoreLost, NotAStore)):
+            self._lose(exc)
+            return
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             self.log("store_unavailable", error=exc.message, during=during)
@@ -257,15 +285,12 @@ class Worker:
             self._store_back_at = time.monotonic()
             self.log("store_available", during=during, after=f"{away:.1f}s")
 
-    def _verify_store(self) -> None:
-        assert self._store is not None
-        try:
-            self._store.verify()
-        except StoreError as exc:
-            if not self.store_lost:
-                self.log("store_lost", error=exc.message)
-            self.store_lost = True
-            self.stop = FORCE
+    def _lose(self, exc: StoreError) -> None:
+        if not self.store_lost:
+            self.log("store_lost", error=exc.message)
+            self.why = f"store lost: {exc.message}"
+        self.store_lost = True
+        self.stop = FORCE
 
     def _heartbeat(self, job: Job | None) -> bool:
         """Returns whether the worker still holds ``job``."""
@@ -276,8 +301,11 @@ class Worker:
         level, holds = self._store.heartbeat(self.id, job, now, lease, self.done)
         if level is None:
             self._register()  # our row was pruned (e.g. after a long freeze): come back
-        elif level:
-            self.stop = max(self.stop, level)
+        elif level > self.stop:
+            self.requested = True
+            mode = "forced stop" if level >= FORCE else "finish the running job, then stop"
+            self.why = f"`worker stop` asked through the store: {mode}"
+            self.stop = level
         return holds
 
     def _claim(self) -> Job | None:
@@ -316,6 +344,7 @@ class Worker:
                 pass
         if self.parent_fd is not None and self.parent_fd in ready:
             self.orphaned = True
+            self.why = "its supervisor exited"
             self.stop = FORCE
 
     # --- running one job ----------------------------------------------------------------
@@ -336,8 +365,10 @@ class Worker:
             attempt=f"{job.attempts}/{job.max_retries + 1}",
             command=job.command,
         )
+        store = self._store
+        assert store is not None
         execution.start()
-        self.report_job(execution.pid or 0)
+        self.report_job(execution.pid or 0)  # at once: if we die, the supervisor kills it
         self._flushed_at, self._flushed_bytes = time.monotonic(), 0
         watch = [self._sig_r] + ([self.parent_fd] if self.parent_fd is not None else [])
 
@@ -350,18 +381,15 @@ class Worker:
                 return Stop.FORCE
             try:
                 if time.time() >= self._next_heartbeat:
-                    self._verify_store()
-                    if self.stop >= FORCE:
-                        return Stop.FORCE
+                    store.verify()
                     if not self._heartbeat(job):
                         return Stop.LEASE_LOST
                     self._store_ok("heartbeat")
-                if self.stop >= FORCE:
-                    return Stop.FORCE
-                self._flush_output(job, execution)
+                if self.stop < FORCE:
+                    self._flush_output(job, execution)
             except StoreError as exc:
                 self._store_failed(exc, "heartbeat")
-            return None
+            return Stop.FORCE if self.stop >= FORCE else None
 
         tick_every = min(self._heartbeat_every(), FLUSH_EVERY)
         result = execution.wait(watch, tick, tick_every)
@@ -383,6 +411,9 @@ class Worker:
         assert store is not None
         if stop is Stop.LEASE_LOST:
             self.log("job_abandoned", job=job.id, reason=stop.value)
+            return None
+        if self.store_lost:
+            self.log("job_abandoned", job=job.id, reason=self.why)
             return None
         if stop is Stop.FORCE:
             released = self._persist("release", lambda: store.release(job, time.time()))
@@ -408,7 +439,10 @@ class Worker:
             "exit": result.exit_code,
             "duration": f"{result.finished_at - result.started_at:.3f}s",
         }
-        if not saved:
+        if saved is None:
+            reason = f"the store could not record it before the worker had to stop ({self.why})"
+            self.log("job_result_dropped", reason=reason, **fields)
+        elif not saved:
             self.log(
                 "job_result_dropped", reason="lease lost before the result was saved", **fields
             )
@@ -423,7 +457,12 @@ class Worker:
         return next_job
 
     def _persist(self, what: str, action: Callable[[], T]) -> T | None:
-        """Run a store call until it succeeds; a result must never be dropped silently."""
+        """Run a store call until it succeeds, or until the worker must stop now.
+
+        Returns None when it gave up: a graceful stop keeps trying (the result is worth
+        recording once the store is back), but a forced stop, a lost supervisor or a lost
+        store end the worker within its timeout; the lease then recovers the job.
+        """
         delay = 0.05
         while True:
             try:
@@ -433,7 +472,7 @@ class Worker:
             else:
                 self._store_ok(what)
                 return result
-            if self.orphaned or (self.stop and what == "claim"):
+            if self.orphaned or self.stop >= FORCE or (self.stop and what == "claim"):
                 return None
             watch = [self._sig_r] + ([self.parent_fd] if self.parent_fd is not None else [])
             try:

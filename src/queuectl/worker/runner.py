@@ -20,6 +20,7 @@ import errno
 import os
 import select
 import signal
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
@@ -113,7 +114,7 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def _signal_name(signum: int) -> str:
+def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
     except ValueError:
@@ -129,7 +130,7 @@ def describe_exit(code: int) -> str | None:
     if code == 126:
         return "command not executable (exit 126)"
     if code > 128 and code - 128 < 65:
-        return f"killed by {_signal_name(code - 128)} (exit {code})"
+        return f"killed by {signal_name(code - 128)} (exit {code})"
     return f"exit code {code}"
 
 
@@ -151,25 +152,16 @@ class Execution:
     def start(self) -> None:
         cmd = self.cmd
         self.started_at = time.time()
+        problem = _unusable_directory(cmd.cwd)
+        if problem is not None:
+            self._spawn_error = problem
+            return
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        here = _home()
-        try:
-            # posix_spawn cannot change directory for the child; the worker is single-
-            # threaded, so stepping into the job's directory around the spawn is safe.
-            os.chdir(cmd.cwd)
-        except OSError as exc:
-            for fd in (out_r, out_w, err_r, err_w):
-                os.close(fd)
-            if isinstance(exc, FileNotFoundError):
-                self._spawn_error = f"working directory {cmd.cwd} does not exist"
-            else:
-                self._spawn_error = f"cannot enter working directory {cmd.cwd}: {exc.strerror}"
-            return
         try:
             self.pid = os.posix_spawn(
                 SHELL,
-                [SHELL, "-c", cmd.command],
+                [SHELL, "-c", _in_directory(cmd.cwd, cmd.command)],
                 cmd.env,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -189,7 +181,6 @@ class Execution:
         finally:
             os.close(out_w)
             os.close(err_w)
-            os.chdir(here)
 
     def progress(self) -> AttemptResult:
         """The attempt so far (for ``logs --follow``)."""
@@ -334,7 +325,7 @@ class Execution:
         if self.timed_out:
             return f"timed out after {self.cmd.timeout:g}s"
         if status < 0:
-            return f"killed by {_signal_name(-status)}"
+            return f"killed by {signal_name(-status)}"
         return describe_exit(status)
 
     def _result(self, status: int | None, error: str | None, finished: float) -> AttemptResult:
@@ -352,15 +343,35 @@ class Execution:
         )
 
 
-_HOME: str | None = None
+def _unusable_directory(path: str) -> str | None:
+    """Why a job cannot run in ``path`` (None when it can): a readable reason, checked
+    before spawning so that such a job never runs anywhere else."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"working directory {path} does not exist"
+    except OSError as exc:
+        return f"cannot enter working directory {path}: {exc.strerror}"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"working directory {path} is not a directory"
+    if not os.access(path, os.X_OK):
+        return f"cannot enter working directory {path}: Permission denied"
+    return None
 
 
-def _home() -> str:
-    """The worker's own directory, to step back into after each spawn (it never moves)."""
-    global _HOME
-    if _HOME is None:
-        _HOME = os.getcwd()
-    return _HOME
+def _in_directory(cwd: str, command: str) -> str:
+    """The shell script that runs ``command`` in ``cwd``.
+
+    posix_spawn cannot set the child's directory, and the worker must never change its own
+    (its start directory may be removed under it; a step back into it would then fail with
+    the command already running). So the shell enters it first: a builtin, no extra
+    process. On the same line as the command, so that the command's line numbers (in the
+    shell's own error messages) stay as the user wrote them; if the directory vanished
+    since the check above, the shell says so on stderr and the command does not run.
+    """
+    target = cwd if cwd.startswith("/") else "./" + cwd  # never CDPATH, never `cd -`
+    quoted = "'" + target.replace("'", "'\\''") + "'"
+    return f"cd -- {quoted} || exit 1; {command}"
 
 
 def _drain(fd: int, tail: Tail) -> None:

@@ -1,7 +1,12 @@
-"""The supervisor: starts N worker processes, restarts crashed ones, relays signals.
+"""The supervisor: keeps N worker processes running, relays signals.
 
 * First SIGINT/SIGTERM/SIGHUP: graceful stop, relayed to the workers as SIGTERM.
 * A second one, or SIGUSR1: forced stop, relayed as SIGUSR1.
+* Until it is itself told to stop, it restarts every worker that exits, whatever the
+  reason (a crash, a kill, a signal sent to that worker alone, as by a job running
+  `kill $PPID`), with a growing delay when one keeps failing. Only two things end the pool
+  without that: `worker stop` (a worker reports the request it found in the store) and a
+  lost or unusable store. Every exit is logged with its cause.
 * It is a child subreaper (Linux), so the jobs of a worker that crashed are re-parented to
   it: it terminates their process groups (the lease then recovers the jobs) and reaps
   every child, since PID 1 may not.
@@ -21,8 +26,16 @@ import time
 from dataclasses import dataclass, field
 
 from .log import EventLog
-from .loop import EXIT_CANNOT_START, EXIT_ORPHANED, EXIT_STOPPED, EXIT_STORE_LOST, Worker
-from .runner import KILL_GRACE
+from .loop import (
+    EXIT_CANNOT_START,
+    EXIT_CRASHED,
+    EXIT_ORPHANED,
+    EXIT_STOP_REQUESTED,
+    EXIT_STOPPED,
+    EXIT_STORE_LOST,
+    Worker,
+)
+from .runner import KILL_GRACE, signal_name
 
 PR_SET_CHILD_SUBREAPER = 36
 RESTART_DELAY_MAX = 30.0
@@ -41,9 +54,10 @@ class Slot:
     index: int
     pid: int = 0
     started: float = 0.0
-    crashes: int = 0
+    spawned: int = 0  # how many workers this slot has started
+    crashes: int = 0  # exits in a row that came soon after a start
     restart_at: float = 0.0
-    stopped: bool = False  # exited on purpose; not restarted
+    stopped: bool = False  # not to be restarted
 
 
 @dataclass
@@ -65,7 +79,7 @@ class Supervisor:
         self._jobs = mmap.mmap(-1, max(8 * self.count, mmap.PAGESIZE))
         self._orphans: dict[int, float] = {}  # job process group -> when to SIGKILL it
         self._ready = 0
-        self._failed_start = False
+        self._failure: str | None = None  # why the pool stops on its own
         self._private_fds: list[int] = []
 
     # --- signals ------------------------------------------------------------------------
@@ -101,7 +115,7 @@ class Supervisor:
     def _spawn(self, slot: Slot, death_r: int, death_w: int, ready_w: int) -> None:
         pid = os.fork()
         if pid == 0:  # the worker process
-            code = EXIT_CANNOT_START
+            code = EXIT_CRASHED
             try:
                 for fd in (death_w, *self._private_fds):
                     os.close(fd)
@@ -125,6 +139,7 @@ class Supervisor:
                 os._exit(code)
         slot.pid = pid
         slot.started = time.monotonic()
+        slot.spawned += 1
 
     def _job_of(self, slot: Slot) -> int:
         return int(struct.unpack_from("q", self._jobs, slot.index * 8)[0])
@@ -133,30 +148,54 @@ class Supervisor:
         code = os.waitstatus_to_exitcode(status)
         pgid = self._job_of(slot)
         struct.pack_into("q", self._jobs, slot.index * 8, 0)
-        slot.pid = 0
-        if code in (EXIT_STOPPED, EXIT_ORPHANED) and not pgid:
-            slot.stopped = True
-            return
-        if code in (EXIT_CANNOT_START, EXIT_STORE_LOST):
-            # Restarting cannot help: the store is unusable. Stop everything, loudly.
-            slot.stopped = True
-            self._failed_start = True
-            return
-        self.log("worker_crashed", slot=slot.index, exit=code)
+        pid, slot.pid = slot.pid, 0
+        cause, restart = self._exit_cause(slot, code)
+        restart = restart and not self.stop and self._failure is None
+        self.log(
+            "worker_exited",
+            slot=slot.index,
+            pid=pid,
+            cause=cause,
+            then="restart" if restart else "none",
+        )
         if pgid:
-            # Its job would otherwise run on, unsupervised, beside the recovered attempt.
+            # It died mid-job: the job would run on, unsupervised, beside the recovered attempt.
             try:
                 os.killpg(pgid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             self._orphans[pgid] = time.monotonic() + KILL_GRACE
             self.log("job_group_terminated", pgid=pgid)
-        if self.stop:
+        if not restart:
             slot.stopped = True
             return
         lived = time.monotonic() - slot.started
         slot.crashes = 0 if lived > 60 else slot.crashes + 1
         slot.restart_at = time.monotonic() + min(RESTART_DELAY_MAX, 0.1 * 2**slot.crashes)
+
+    def _exit_cause(self, slot: Slot, code: int) -> tuple[str, bool]:
+        """Why a worker exited, in words, and whether to start another in its place."""
+        if code < 0:
+            return f"killed by {signal_name(-code)}", True
+        if code == EXIT_STOPPED:
+            if self.stop:
+                return "stopped", False
+            return "stopped by a signal sent to that worker alone", True
+        if code == EXIT_STOP_REQUESTED:
+            # Every worker of the store was asked, wherever it runs: the pool goes with it.
+            self.stop = max(self.stop, 1)
+            return "stopped by `worker stop`", False
+        if code == EXIT_STORE_LOST:
+            self._failure = "the store is lost; see above"
+            return "the store is lost", False
+        if code == EXIT_CANNOT_START:
+            if slot.spawned == 1:  # at start-up: a setting or the store is wrong
+                self._failure = "a worker cannot use the store; see above"
+                return "cannot use the store", False
+            return "could not start (the store is unavailable?)", True
+        if code == EXIT_ORPHANED:
+            return "lost its supervisor pipe", True
+        return f"crashed (exit {code})", True
 
     def _kill_orphans(self) -> None:
         now = time.monotonic()
@@ -213,8 +252,8 @@ class Supervisor:
                 self._on_ready(os.read(ready_r, 1024))
             self._reap()
             self._kill_orphans()
-            if self._failed_start and not self.stop:
-                self.log("supervisor_failed", reason="a worker cannot use the store; see above")
+            if self._failure is not None and not self.stop:
+                self.log("supervisor_failed", reason=self._failure)
                 self.stop = 1
             if not self.stop:
                 now = time.monotonic()
@@ -226,7 +265,7 @@ class Supervisor:
         self._notify(b"error: workers stopped before they were ready\n")
         for fd in (sig_r, sig_w, death_r, death_w, ready_r, ready_w):
             os.close(fd)
-        return 1 if self._failed_start else 0
+        return 1 if self._failure is not None else 0
 
     def _on_ready(self, data: bytes) -> None:
         self._ready += len(data)
