@@ -4,11 +4,13 @@ itself told to stop; and a stop always ends the workers in time."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 
-from ..helpers import Cli, Workers, alive, enqueue_long_first_run, wait_for
+from ..helpers import QUEUECTL, Cli, Workers, alive, enqueue_long_first_run, wait_for
 
 
 def exits(w: Workers) -> list[str]:
@@ -103,3 +105,19 @@ def test_a_crashed_worker_is_restarted_and_its_job_recovered(
     assert w.proc.poll() is None
     history = cli.job("victim")["history"]
     assert [a["error"] for a in history] == ["worker lost: its lease expired", None]
+
+
+def test_worker_stop_from_inside_a_job(cli: Cli, workers: list[Workers]) -> None:
+    out = cli.cwd / "stop.out"
+    w = cli.workers("--count", "2")
+    workers.append(w)
+    w.wait_ready(2)
+    stop = f"{QUEUECTL} --db {shlex.quote(cli.db)} worker stop --timeout 20"
+    cli.ok("enqueue", f"{stop} > {out} 2>&1; echo exit=$? >> {out}", "--id", "stopper")
+    started = time.monotonic()
+    assert w.wait(40) == 0
+    assert time.monotonic() - started < 15  # not the 20 s of --timeout
+    text = out.read_text()
+    assert "stopped 1 worker(s)" in text and "stops when it ends" in text
+    assert text.endswith("exit=0\n")
+    assert cli.state("stopper") == "completed"

@@ -121,6 +121,7 @@ def stop(args: argparse.Namespace, ctx: Context) -> int:
                 "stopped": [w.id for w in report.stopped],
                 "lost": [w.id for w in report.lost],
                 "remaining": [w.id for w in report.remaining],
+                "after_this_job": [w.id for w in report.own],
             }
         )
     if report.remaining:
@@ -132,8 +133,10 @@ def stop(args: argparse.Namespace, ctx: Context) -> int:
         if report.stopped or report.lost:
             lost = f"; forgot {len(report.lost)} lost worker(s)" if report.lost else ""
             ctx.say(f"stopped {len(report.stopped)} worker(s){lost}")
-        else:
+        elif not report.own:
             ctx.say("no workers are running")
+        if report.own:
+            ctx.say(f"the worker running this job ({report.own[0].id}) stops when it ends")
     return 0
 
 

@@ -10,7 +10,7 @@ import os
 import select
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..api import Queue
 from ..errors import QueuectlError
@@ -37,6 +37,25 @@ def pid_alive(pid: int) -> bool:
         except PermissionError:
             return True
     return stat[stat.rfind(b")") + 2 :][:1] != b"Z"
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    return int(stat[stat.rfind(b")") + 2 :].split()[1])
+
+
+def ancestors() -> set[int]:
+    """The pids of this process's parent, its parent, and so on (empty without /proc)."""
+    found: set[int] = set()
+    pid = os.getppid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        pid = _parent(pid)
+    return found
 
 
 def is_queuectl(pid: int) -> bool:
@@ -101,6 +120,9 @@ class StopReport:
     stopped: list[WorkerInfo]  # exited and unregistered
     lost: list[WorkerInfo]  # had died without unregistering; their rows are forgotten
     remaining: list[WorkerInfo]  # still running when the wait ran out
+    # The worker running this very command (`worker stop` as a job): asked like the others,
+    # but not waited for, since it stops only once this job has ended.
+    own: list[WorkerInfo] = field(default_factory=list)
 
 
 def _alive(worker: WorkerInfo, row: WorkerInfo | None, here: str, lease: float) -> bool:
@@ -113,18 +135,23 @@ def stop_workers(queue: Queue, *, force: bool, timeout: float) -> StopReport:
     """Ask every worker of the store to stop, then wait until they are gone.
 
     Workers on this host get a signal (through their supervisor); every worker, wherever it
-    runs, also finds the request in the store at its next heartbeat.
+    runs, also finds the request in the store at its next heartbeat. A worker (and its
+    supervisor) that is an ancestor of this process, because `worker stop` runs as one of
+    its jobs, is asked too but not waited for: it cannot stop before this job ends.
     """
     here = hostname()
     lease = queue.config().lease_timeout
     rows = {w.id: w for w in queue.store.list_workers()}
-    targets = [w for w in rows.values() if _alive(w, w, here, lease)]
-    if not targets:
+    alive = [w for w in rows.values() if _alive(w, w, here, lease)]
+    if not alive:
         return StopReport([], [], [])
-    queue.store.request_stop([w.id for w in targets], 2 if force else 1)
+    mine = ancestors()
+    own = [w for w in alive if w.host == here and w.pid in mine]
+    targets = [w for w in alive if w not in own]
+    queue.store.request_stop([w.id for w in alive], 2 if force else 1)
     signum = signal.SIGUSR1 if force else signal.SIGTERM
     signalled: set[int] = set()
-    for w in targets:
+    for w in alive:
         if w.host != here:
             continue
         pid = w.supervisor_pid if w.supervisor_pid and pid_alive(w.supervisor_pid) else w.pid
@@ -139,11 +166,11 @@ def stop_workers(queue: Queue, *, force: bool, timeout: float) -> StopReport:
     while True:
         rows = {w.id: w for w in queue.store.list_workers()}
         remaining = [w for w in targets if _alive(w, rows.get(w.id), here, lease)]
-        supervisors = [p for p in signalled if pid_alive(p)]
+        supervisors = [p for p in signalled - mine if pid_alive(p)]
         if (not remaining and not supervisors) or time.monotonic() >= deadline:
             lost = [w for w in targets if w not in remaining and w.id in rows]
             if lost:
                 queue.store.forget_workers([w.id for w in lost])
             stopped = [w for w in targets if w not in remaining and w not in lost]
-            return StopReport(stopped, lost, remaining)
+            return StopReport(stopped, lost, remaining, own)
         time.sleep(0.05)
