@@ -320,8 +320,11 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_
 
 
 def loads(text: str) -> Any:
-    """``json.loads`` that refuses NaN/Infinity and repeated keys."""
-    value, end = _DECODER.raw_decode(text, _skip_space(text))
+    """``json.loads`` that refuses NaN/Infinity, repeated keys and very deep nesting."""
+    try:
+        value, end = _DECODER.raw_decode(text, _skip_space(text))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if _skip_space(text, end) != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
     return value

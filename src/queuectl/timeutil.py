@@ -8,6 +8,9 @@ import time
 
 now = time.time
 
+# ISO 8601 (and so every timestamp queuectl prints or reads) has four-digit years: 1-9999.
+EARLIEST = -62135596800.0  # 0001-01-01T00:00:00Z
+LATEST = 253402300799.999  # 9999-12-31T23:59:59.999Z
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*")
 
@@ -18,7 +21,21 @@ def to_iso(ts: float | None) -> str | None:
         return None
     whole = math.floor(ts)
     millis = min(999, round((ts - whole) * 1000))
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+    t = time.gmtime(whole)
+    # Not strftime("%Y"): it leaves years before 1000 unpadded, which no parser accepts.
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z"
+    )
+
+
+def check_time(ts: float, text: str) -> float:
+    """``ts`` if it can be written as ISO 8601 (years 1-9999 in UTC), else ValueError."""
+    if not EARLIEST <= ts <= LATEST:
+        raise ValueError(
+            f"{text} is outside the years 1-9999 (UTC), which is all a timestamp can hold"
+        )
+    return ts
 
 
 def parse_iso(text: str) -> float:
@@ -35,7 +52,7 @@ def parse_iso(text: str) -> float:
         ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone; add Z for UTC or an offset like +02:00")
-    return parsed.timestamp()
+    return check_time(parsed.timestamp(), repr(text))
 
 
 def parse_duration(text: str) -> float:

@@ -116,6 +116,40 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
     ("unknown option", ["list", "--colour"], None, 2),
     ("abbreviated option", ["list", "--lim", "5"], None, 2),
     ("unsupported store scheme", ["--db", "mysql://localhost/x", "list"], None, 2),
+    ("delay that overflows", ["enqueue", "true", "--delay", "99999999999999999999"], None, 2),
+    ("delay of 400 digits", ["enqueue", "true", "--delay", "9" * 400], None, 2),
+    ("delay past the year 9999", ["enqueue", "true", "--delay", "300000000000"], None, 2),
+    (
+        "run_at past the year 9999",
+        ["enqueue", "true", "--run-at", "9999-12-31T23:00-05:00"],
+        None,
+        2,
+    ),
+    (
+        "run_at before the year 1",
+        ["enqueue", "true", "--run-at", "0001-01-01T00:00+01:00"],
+        None,
+        2,
+    ),
+    (
+        "run_at in JSON past 9999",
+        ["enqueue", '{"command":"x","run_at":"9999-12-31T23:59-01:00"}'],
+        None,
+        2,
+    ),
+    ("deeply nested JSON file", ["enqueue", "--file", "-"], "[" * 100_000 + "]" * 100_000, 2),
+    (
+        "deeply nested JSON lines",
+        ["enqueue", "--file", "-"],
+        '{"command":"x"}\n' + "[" * 100_000,
+        2,
+    ),
+    (
+        "deeply nested JSON spec",
+        ["enqueue", '{"command":"x","env":' + "[" * 50_000 + "]" * 50_000 + "}"],
+        None,
+        2,
+    ),
 ]
 
 
@@ -152,6 +186,21 @@ def test_bad_input(seeded: Cli, name: str, args: list[str], stdin: str | None, c
     assert len(lines) == 1 and lines[0].startswith("error: "), result.err
     assert "Traceback" not in result.err
     assert dump_store(cli.db) == before
+
+
+def test_a_byte_order_mark_is_accepted(cli: Cli) -> None:
+    lines = '{"id": "first", "command": "true"}\n{"id": "second", "command": "true"}\n'
+    (cli.cwd / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + lines.encode())
+    assert cli.ok("enqueue", "--file", "bom.jsonl").out.split() == ["first", "second"]
+    piped = "\ufeff" + json.dumps({"id": "piped", "command": "true"})
+    assert cli.ok("enqueue", "--file", "-", input=piped).out.split() == ["piped"]
+
+
+@pytest.mark.parametrize("delay", ["300000000000", "99999999999999999999"])
+def test_a_delay_too_far_names_the_delay(cli: Cli, delay: str) -> None:
+    result = cli.run("enqueue", "true", "--delay", delay)
+    assert result.code == 2 and result.err.startswith(f"error: --delay: {delay} from now is ")
+    assert "run_at" not in result.err
 
 
 def test_there_are_enough_cases() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from queuectl.timeutil import format_duration, parse_duration, parse_iso, to_iso
+from queuectl.timeutil import EARLIEST, LATEST, format_duration, parse_duration, parse_iso, to_iso
 
 
 def test_iso_round_trip() -> None:
@@ -49,3 +49,16 @@ def test_format_duration() -> None:
     assert format_duration(12.34) == "12.3s"
     assert format_duration(245) == "4m05s"
     assert format_duration(None) == "-"
+
+
+def test_every_year_from_1_to_9999_prints_as_iso_8601() -> None:
+    assert to_iso(EARLIEST) == "0001-01-01T00:00:00.000Z"
+    assert to_iso(LATEST) == "9999-12-31T23:59:59.999Z"
+    for text in ("0001-01-01T00:00:00.000Z", "0999-06-30T12:00:00.000Z"):
+        assert to_iso(parse_iso(text)) == text
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+def test_times_outside_the_years_1_to_9999_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="outside the years 1-9999"):
+        parse_iso(text)

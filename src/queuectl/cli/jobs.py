@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import NotFound, UsageError, ValidationError
 from ..spec import parse_spec_argument
-from ..timeutil import now, parse_duration, parse_iso, to_iso
+from ..timeutil import check_time, now, parse_duration, parse_iso, to_iso
 from .context import Context, add_json, non_negative_int, positive_int
 
 
@@ -112,10 +112,10 @@ def _options_spec(args: argparse.Namespace) -> dict[str, Any]:
         fields["run_at"] = args.run_at
     if args.delay is not None:
         try:
-            delay = parse_duration(args.delay)
+            run_at = check_time(now() + parse_duration(args.delay), f"{args.delay} from now")
         except ValueError as exc:
             raise ValidationError(f"--delay: {exc}") from None
-        fields["run_at"] = to_iso(now() + delay)
+        fields["run_at"] = to_iso(run_at)
     if args.env:
         env: dict[str, str] = {}
         for item in args.env:
@@ -130,9 +130,12 @@ def _options_spec(args: argparse.Namespace) -> dict[str, Any]:
 def _read_file(name: str) -> str:
     try:
         if name == "-":
-            return sys.stdin.read()
-        with open(name, encoding="utf-8") as f:
-            return f.read()
+            data = sys.stdin.buffer.read()
+        else:
+            with open(name, "rb") as f:
+                data = f.read()
+        # -sig: a byte-order mark, as some Windows editors write, is not part of the JSON.
+        return data.decode("utf-8-sig")
     except FileNotFoundError:
         raise ValidationError(f"--file: {name} does not exist") from None
     except IsADirectoryError:
