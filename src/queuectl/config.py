@@ -17,6 +17,10 @@ Number = int | float
 
 _DAY = 86400.0
 _YEAR = 365 * _DAY
+# A worker renews its lease every lease_timeout / 3 and checks on its job about as often;
+# below a second, an ordinary pause (a busy store, a loaded machine) outlasts the lease and
+# healthy workers lose every job. Shorter values are refused rather than half honoured.
+MIN_LEASE = 1.0
 
 
 class Key(NamedTuple):
@@ -51,7 +55,15 @@ KEYS: dict[str, Key] = {
         Key("backoff_jitter", float, 0.0, 0, 1, False, "random extra delay, fraction of it"),
         Key("job_timeout", float, 0.0, 0, 10 * _YEAR, False, "default job timeout (s), 0 = none"),
         Key("worker_count", int, 1, 1, 1024, False, "workers started by `worker start`"),
-        Key("lease_timeout", float, 30.0, 0, 7 * _DAY, True, "a silent worker loses its job (s)"),
+        Key(
+            "lease_timeout",
+            float,
+            30.0,
+            MIN_LEASE,
+            7 * _DAY,
+            False,
+            "a silent worker loses its job (s)",
+        ),
         Key("poll_interval", float, 0.5, 0, 3600, True, "idle re-check when no wake-up (s)"),
         Key("output_limit", int, 65536, 0, 64 * 1024 * 1024, False, "bytes of stdout/stderr kept"),
     )
@@ -135,7 +147,11 @@ class Config(NamedTuple):
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, str]) -> Config:
-        """Build from the store's raw text values, ignoring keys this version does not know."""
+        """Build from the store's raw text values, ignoring keys this version does not know.
+
+        A value outside today's range (set by an older version, say a lease below the
+        minimum) is brought to the nearest allowed one, or ignored when there is none.
+        """
         values: dict[str, Number] = {}
         for name, text in stored.items():
             key = KEYS.get(name)
@@ -145,6 +161,9 @@ class Config(NamedTuple):
                 number = float(text)
             except ValueError:
                 continue
+            if not math.isfinite(number) or (key.low_open and number <= key.low):
+                continue
+            number = min(max(number, key.low), key.high)
             values[name] = int(number) if key.kind is int else number
         return cls(**values)  # type: ignore[arg-type]
 

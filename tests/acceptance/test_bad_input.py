@@ -116,6 +116,13 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
     ("unknown option", ["list", "--colour"], None, 2),
     ("abbreviated option", ["list", "--lim", "5"], None, 2),
     ("unsupported store scheme", ["--db", "mysql://localhost/x", "list"], None, 2),
+    (
+        "lease below what a heartbeat can honour",
+        ["config", "set", "lease_timeout", "0.02"],
+        None,
+        2,
+    ),
+    ("lease alias below the floor", ["config", "set", "lock_timeout_s", "0.5"], None, 2),
     ("delay that overflows", ["enqueue", "true", "--delay", "99999999999999999999"], None, 2),
     ("delay of 400 digits", ["enqueue", "true", "--delay", "9" * 400], None, 2),
     ("delay past the year 9999", ["enqueue", "true", "--delay", "300000000000"], None, 2),

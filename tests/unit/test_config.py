@@ -69,6 +69,9 @@ def test_parse_value(key: str, raw: str, expected: float) -> None:
         ("backoff_jitter", "1.5"),
         ("worker_count", "0"),
         ("lease_timeout", "0"),
+        ("lease_timeout", "0.02"),
+        ("lease_timeout", "0.999"),
+        ("lock_timeout_s", "0.5"),
         ("poll_interval", "0"),
         ("output_limit", "-5"),
         ("max_retries", "1e3"),
@@ -85,6 +88,13 @@ def test_from_stored_ignores_unknown_and_garbage() -> None:
     c = Config.from_stored({"max_retries": "7", "retired_key": "1", "backoff_base": "x"})
     assert c.max_retries == 7
     assert c.backoff_base == 2.0
+
+
+def test_lease_timeout_has_a_floor_the_heartbeat_can_honour() -> None:
+    assert parse_value("lease_timeout", "1") == ("lease_timeout", 1.0)
+    # A value stored before the floor existed is raised to it, not used as is.
+    assert Config.from_stored({"lease_timeout": "0.02"}).lease_timeout == 1.0
+    assert Config.from_stored({"max_backoff": "0", "max_retries": "-3"}).max_backoff == 3600
 
 
 def test_get_value_in_the_units_of_the_spelling() -> None:
