@@ -13,13 +13,25 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import config as cfg
 from . import spec
 from .errors import NotFound, ValidationError
-from .models import Attempt, Job, NewJob, Output, WorkerInfo
+from .models import (
+    ActionResult,
+    Attempt,
+    ErrorGroup,
+    Job,
+    JobFilter,
+    MinuteCount,
+    NewJob,
+    Output,
+    Page,
+    QueueLoad,
+    WorkerInfo,
+)
 from .states import State
 from .store import Store, open_store, resolve
 from .timeutil import now
@@ -27,6 +39,10 @@ from .timeutil import now
 # `Queue.list` shadows the builtin inside the class body, so its annotations use these.
 Jobs = list[Job]
 Ids = list[str]
+
+PAGE_LIMIT = 500  # the most jobs one page may hold
+SEARCH_WINDOW = 200_000  # jobs one text search looks through before it returns a page
+TEXT_LIMIT = 200  # characters of a search text
 
 
 class Status(NamedTuple):
@@ -41,6 +57,24 @@ class Status(NamedTuple):
         jobs: dict[str, int] = {str(s): n for s, n in self.counts.items()}
         jobs["total"] = sum(self.counts.values())
         return {"jobs": jobs, "dlq": self.dlq, "workers": [w.to_dict() for w in self.workers]}
+
+
+def parse_filter(
+    state: State | str | None = None,
+    queue: str | None = None,
+    text: str | None = None,
+    error: str | None = None,
+) -> JobFilter:
+    """A checked ``JobFilter`` from user input (empty strings mean "any")."""
+    st = parse_state(state) if isinstance(state, str) and state else state or None
+    if queue:
+        try:
+            spec.check_queue(queue)
+        except ValueError as exc:
+            raise ValidationError(f"queue: {exc}") from None
+    if text and len(text) > TEXT_LIMIT:
+        raise ValidationError(f"search text: at most {TEXT_LIMIT} characters")
+    return JobFilter(st, queue or None, text or None, error or None)
 
 
 def parse_state(text: str) -> State:
@@ -187,6 +221,59 @@ class Queue:
     def counts(self) -> dict[State, int]:
         return self.store.count_jobs()
 
+    def page(
+        self, where: JobFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """Jobs matching ``where``, newest first, one page at a time by key (never OFFSET):
+        pass ``page.next`` as ``cursor`` for the next page. A text search looks through at
+        most ``SEARCH_WINDOW`` jobs per page, so a page may come back short (even empty) with
+        a ``next`` that goes on searching older jobs."""
+        if not 1 <= limit <= PAGE_LIMIT:
+            raise ValidationError(f"limit: must be between 1 and {PAGE_LIMIT}, got {limit}")
+        before = None
+        if cursor:
+            if not cursor.isdigit() or len(cursor) > 19:
+                raise ValidationError(f"cursor: {cursor[:40]!r} is not a cursor this store gave")
+            before = int(cursor)
+        where = where or JobFilter()
+        window = SEARCH_WINDOW if where.text else None
+        jobs, after = self.store.page_jobs(where, before, limit, window)
+        return Page(jobs, None if after is None else str(after))
+
+    def queue_load(self) -> builtins.list[QueueLoad]:
+        """Per queue: jobs ready, scheduled for later, running and dead."""
+        return self.store.queue_load(now())
+
+    def throughput(self, minutes: int = 60) -> builtins.list[MinuteCount]:
+        """Attempts completed and failed per minute over the last ``minutes``, oldest first,
+        one entry per minute (the current, unfinished minute last)."""
+        current = int(now() // 60)
+        first = current - minutes + 1
+        found = {int(m.start // 60): m for m in self.store.finished_per_minute(first * 60.0)}
+        return [found.get(m, MinuteCount(m * 60.0, 0, 0)) for m in range(first, current + 1)]
+
+    def changes(self, stopped: Callable[[], bool], interval: float = 0.5) -> Iterator[None]:
+        """Yield once at once, then each time the store may have changed, until ``stopped()``.
+
+        Checks a cheap marker every ``interval`` seconds, and wakes at once for what the
+        store announces (new jobs, revives and retries on PostgreSQL). For live views.
+        """
+        import select
+
+        waker = self.store.open_waker(f"watch-{os.getpid()}")
+        try:
+            seen: object = None
+            while not stopped():
+                marker = self.store.change_marker()
+                if marker != seen:
+                    seen = marker
+                    yield
+                if select.select([waker], [], [], interval)[0]:
+                    waker.drain()
+                    seen = None  # something was announced: report it even if the marker missed it
+        finally:
+            waker.close()
+
     def history(self, job_id: str) -> builtins.list[Attempt]:
         self.get(job_id)
         return self.store.attempts(job_id)
@@ -222,6 +309,25 @@ class Queue:
         if not all and not job_ids:
             raise ValidationError("give at least one job id, or --all")
         return self.store.revive(None if all else list(dict.fromkeys(job_ids)), now())
+
+    def dlq_groups(self, limit: int = 50) -> builtins.list[ErrorGroup]:
+        """Dead jobs grouped by their last error, the largest groups first."""
+        return self.store.dead_groups(limit)
+
+    def retry(self, job_ids: Sequence[str]) -> ActionResult:
+        """Revive each dead job of ``job_ids``; every other id is skipped with the reason.
+
+        One short transaction, whatever the others are: meant for batches (the dashboard).
+        """
+        wanted = list(dict.fromkeys(job_ids))
+        done = self.store.revive_some(wanted, now()) if wanted else []
+        moved = set(done)
+        skipped = [(i, self._why_not(i, "dead")) for i in wanted if i not in moved]
+        return ActionResult(done, skipped)
+
+    def _why_not(self, job_id: str, wanted: str) -> str:
+        job = self.store.get_job(job_id)
+        return "no such job" if job is None else f"it is {job.state}, not {wanted}"
 
     def dlq_clear(self) -> int:
         """Delete every dead job; returns how many."""

@@ -174,3 +174,65 @@ class WorkerInfo(NamedTuple):
             "current_job": self.current_job,
             "jobs_done": self.jobs_done,
         }
+
+
+class JobFilter(NamedTuple):
+    """Which jobs a listing shows; every part is optional (the dashboard's and API's filters)."""
+
+    state: State | None = None
+    queue: str | None = None
+    text: str | None = None  # part of the id or of the command (case-sensitive)
+    error: str | None = None  # exactly this last error (one group of the DLQ)
+
+
+class Page(NamedTuple):
+    """One page of jobs, newest first; ``next`` is the cursor of the page after it."""
+
+    jobs: list[Job]
+    next: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"jobs": [j.to_dict() for j in self.jobs], "next": self.next}
+
+
+class QueueLoad(NamedTuple):
+    """A queue's jobs that are still to run, running, or dead."""
+
+    queue: str
+    ready: int  # pending or failed, due now
+    scheduled: int  # pending or failed, due later (delayed, or waiting out a retry backoff)
+    processing: int
+    dead: int
+    oldest_ready_at: float | None  # when the longest-waiting ready job became due
+
+
+class MinuteCount(NamedTuple):
+    """Attempts that ended in one minute, by outcome."""
+
+    start: float  # the minute's first second
+    completed: int
+    failed: int
+
+
+class ErrorGroup(NamedTuple):
+    """Dead jobs that share their last error."""
+
+    error: str | None
+    size: int  # how many
+    latest_at: float  # when the newest of them died
+
+
+class ActionResult(NamedTuple):
+    """What an action on several jobs did: the ids it applied to, and why it skipped others."""
+
+    done: list[str]
+    skipped: list[tuple[str, str]]  # (id, reason)
+
+    def merged(self, other: ActionResult) -> ActionResult:
+        return ActionResult(self.done + other.done, self.skipped + other.skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "done": self.done,
+            "skipped": [{"id": i, "reason": r} for i, r in self.skipped],
+        }

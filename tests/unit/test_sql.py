@@ -22,6 +22,10 @@ def test_every_sqlite_query_is_valid(tmp_path: Path) -> None:
     for name, sql in queries.items():
         sql = sql.replace("{job_columns}", JOB_COLUMNS)
         # EXPLAIN compiles the statement without running it; parameters need not be bound.
+        named = set(re.findall(r"(?<!:):(\w+)", sql))
+        if named:
+            conn.execute(f"EXPLAIN {sql}", dict.fromkeys(named))
+            continue
         params = re.findall(r"\?(\d*)", sql)
         count = max([int(p) for p in params if p] + [len([p for p in params if not p])] + [0])
         conn.execute(f"EXPLAIN {sql}", [None] * count)
@@ -29,7 +33,8 @@ def test_every_sqlite_query_is_valid(tmp_path: Path) -> None:
 
 
 def test_every_query_name_is_used() -> None:
-    code = (SRC / "store" / "sqlite.py").read_text()
+    # base.py names the statements that both stores share (the dashboard's pages).
+    code = (SRC / "store" / "sqlite.py").read_text() + (SRC / "store" / "base.py").read_text()
     unused = [name for name in load_queries("sqlite") if f'"{name}"' not in code]
     assert unused == []
 
@@ -45,3 +50,14 @@ def test_claim_uses_the_claim_index(tmp_path: Path) -> None:
     sql = load_queries("sqlite")["claim"].replace("{job_columns}", JOB_COLUMNS)
     plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["w", 1.0, 2.0]))
     assert "jobs_claim" in plan and "TEMP B-TREE" not in plan
+
+
+def test_pages_read_by_key_without_sorting(tmp_path: Path) -> None:
+    SqliteStore(str(tmp_path / "q.db")).close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    queries = load_queries("sqlite")
+    params = dict.fromkeys(["state", "queue", "text", "error", "before", "floor", "limit"])
+    for name, index in (("page_jobs", "PRIMARY KEY"), ("page_jobs_state", "jobs_state")):
+        sql = queries[name].replace("{job_columns}", JOB_COLUMNS)
+        plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        assert index in plan and "TEMP B-TREE" not in plan, plan

@@ -17,7 +17,19 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
+from ..models import (
+    Attempt,
+    AttemptResult,
+    ErrorGroup,
+    Job,
+    JobFilter,
+    MinuteCount,
+    NewJob,
+    Outcome,
+    Output,
+    QueueLoad,
+    WorkerInfo,
+)
 from ..states import State
 
 #: The job columns every store selects, in this order (``job_from_row`` reads them so).
@@ -98,6 +110,67 @@ def worker_from_row(r: Sequence[Any]) -> WorkerInfo:
     )
 
 
+def page_from_rows(
+    rows: Sequence[Sequence[Any]], limit: int, floor: int
+) -> tuple[list[Job], int | None]:
+    """A page from up to ``limit + 1`` rows of ``JOB_COLUMNS, seq`` (newest first), and the
+    key the next page starts below: the last row's seq when more rows follow, else ``floor``
+    when the window stopped short of the oldest job, else None."""
+    jobs = [job_from_row(r) for r in rows[:limit]]
+    if len(rows) > limit:
+        return jobs, int(rows[limit - 1][-1])
+    return jobs, (floor if floor > 1 else None)
+
+
+def page_query(
+    where: JobFilter, top: int, limit: int, window: int | None
+) -> tuple[str, dict[str, Any], int]:
+    """The statement name and parameters of a page of seqs below ``top``, and its floor: the
+    lowest seq it may read (1: no bound)."""
+    floor = max(top - window, 1) if window else 1
+    params = {
+        "state": None if where.state is None else str(where.state),
+        "queue": where.queue,
+        "text": where.text,
+        "error": where.error,
+        "before": top,
+        "floor": floor,
+        "limit": limit + 1,  # one more than shown: whether another page follows
+    }
+    return ("page_jobs" if where.state is None else "page_jobs_state"), params, floor
+
+
+def queue_load_from_rows(rows: Sequence[Sequence[Any]]) -> list[QueueLoad]:
+    """From the ``queue_load`` statement's ``queue, part, count, ready, oldest_ready`` rows."""
+    found: dict[str, dict[str, Any]] = {}
+    for queue, part, count, ready, oldest in rows:
+        entry = found.setdefault(queue, {"waiting": 0, "ready": 0, "oldest": None})
+        entry[part] = int(count)
+        if part == "waiting":
+            entry["ready"] = int(ready or 0)
+            entry["oldest"] = oldest
+    return [
+        QueueLoad(
+            queue=name,
+            ready=e["ready"],
+            scheduled=e["waiting"] - e["ready"],
+            processing=e.get("processing", 0),
+            dead=e.get("dead", 0),
+            oldest_ready_at=e["oldest"],
+        )
+        for name, e in sorted(found.items())
+    ]
+
+
+def minutes_from_rows(rows: Sequence[Sequence[Any]]) -> list[MinuteCount]:
+    """From ``finished_per_minute``'s ``minute, attempts, succeeded`` rows."""
+    return [MinuteCount(float(m) * 60, int(ok), int(n) - int(ok)) for m, n, ok in rows]
+
+
+def groups_from_rows(rows: Sequence[Sequence[Any]]) -> list[ErrorGroup]:
+    return [ErrorGroup(error, int(n), float(latest)) for error, n, latest in rows]
+
+
 class Waker(Protocol):
     """A worker's wake-up channel: readable when there may be new work."""
 
@@ -147,6 +220,32 @@ class Store(Protocol):
 
     def attempts(self, job_id: str) -> list[Attempt]: ...
 
+    def page_jobs(
+        self, where: JobFilter, before: int | None, limit: int, window: int | None = None
+    ) -> tuple[list[Job], int | None]:
+        """Up to ``limit`` jobs matching ``where`` with seq below ``before`` (None: from the
+        newest), newest first, and the key to pass as ``before`` for the next page (None at
+        the end). ``window``: look at no more than that many seqs (a text search stays cheap
+        however many jobs there are; the next key then continues below the window)."""
+        ...
+
+    def queue_load(self, now: float) -> list[QueueLoad]:
+        """Per queue with jobs to run, running or dead: those counts (finished jobs excluded)."""
+        ...
+
+    def finished_per_minute(self, since: float) -> list[MinuteCount]:
+        """Attempts that ended since ``since``, per minute (minutes without any left out)."""
+        ...
+
+    def dead_groups(self, limit: int) -> list[ErrorGroup]:
+        """Dead jobs grouped by their last error, the largest groups first."""
+        ...
+
+    def change_marker(self) -> object:
+        """A cheap value that differs once jobs were added or changed state (it may also
+        differ when nothing visible did). Together with the waker, what a live view polls."""
+        ...
+
     def output(self, job_id: str, attempt: int | None = None) -> Output | None:
         """The captured output of one attempt (the latest when ``attempt`` is None)."""
         ...
@@ -159,6 +258,11 @@ class Store(Protocol):
         All or nothing: ``NotFound`` or ``Conflict`` for the first id that is missing or
         not dead, and then nothing changes.
         """
+        ...
+
+    def revive_some(self, job_ids: Sequence[str], now: float) -> list[str]:
+        """Move those of ``job_ids`` that are dead back to pending (fresh retry budget); the
+        others are left alone. Returns the ids moved."""
         ...
 
     def purge_dead(self) -> int:

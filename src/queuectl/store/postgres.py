@@ -59,13 +59,30 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreUnavailable, UsageError
-from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
+from ..models import (
+    Attempt,
+    AttemptResult,
+    ErrorGroup,
+    Job,
+    JobFilter,
+    MinuteCount,
+    NewJob,
+    Outcome,
+    Output,
+    QueueLoad,
+    WorkerInfo,
+)
 from ..states import State
 from .base import (
     JOB_COLUMNS,
     attempt_from_row,
+    groups_from_rows,
     job_from_row,
+    minutes_from_rows,
     output_from_row,
+    page_from_rows,
+    page_query,
+    queue_load_from_rows,
     worker_from_row,
 )
 from .queries import load_migrations, load_queries
@@ -669,6 +686,41 @@ class PostgresStore:
             return None
         return output_from_row(job_id, row)
 
+    # --- the dashboard's reads ----------------------------------------------------------
+
+    def page_jobs(
+        self, where: JobFilter, before: int | None, limit: int, window: int | None = None
+    ) -> tuple[list[Job], int | None]:
+        q = self._q
+
+        def run(conn: Conn, retried: bool) -> tuple[list[Job], int | None]:
+            top = before if before is not None else int(_one(conn.execute(q["max_seq"]))[0]) + 1
+            name, params, floor = page_query(where, top, limit, window)
+            return page_from_rows(conn.execute(q[name], params).fetchall(), limit, floor)
+
+        return self._run(run, write=False)
+
+    def queue_load(self, now: float) -> list[QueueLoad]:
+        args = {"now": now}
+        rows = self._run(
+            lambda c, r: c.execute(self._q["queue_load"], args).fetchall(), write=False
+        )
+        return queue_load_from_rows(rows)
+
+    def finished_per_minute(self, since: float) -> list[MinuteCount]:
+        sql = self._q["finished_per_minute"]
+        rows = self._run(lambda c, r: c.execute(sql, (since,)).fetchall(), write=False)
+        return minutes_from_rows(rows)
+
+    def dead_groups(self, limit: int) -> list[ErrorGroup]:
+        sql = self._q["dead_groups"]
+        rows = self._run(lambda c, r: c.execute(sql, (limit,)).fetchall(), write=False)
+        return groups_from_rows(rows)
+
+    def change_marker(self) -> object:
+        sql = self._q["change_marker"]
+        return tuple(self._run(lambda c, r: _one(c.execute(sql)), write=False))
+
     # --- dead letter queue --------------------------------------------------------------
 
     def revive(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
@@ -699,6 +751,18 @@ class PostgresStore:
                         )
                 conn.execute(q["revive"], {"now": now, "ids": wanted})
                 revived = wanted
+            if revived:
+                self._notify(conn)
+            return revived
+
+        return self._run(run)
+
+    def revive_some(self, job_ids: Sequence[str], now: float) -> list[str]:
+        wanted = list(dict.fromkeys(job_ids))
+
+        def run(conn: Conn, retried: bool) -> list[str]:
+            args = {"ids": wanted, "now": now, "retry": retried}
+            revived = [r[0] for r in conn.execute(self._q["revive_some"], args).fetchall()]
             if revived:
                 self._notify(conn)
             return revived

@@ -23,13 +23,30 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreLost, StoreUnavailable
-from ..models import Attempt, AttemptResult, Job, NewJob, Outcome, Output, WorkerInfo
+from ..models import (
+    Attempt,
+    AttemptResult,
+    ErrorGroup,
+    Job,
+    JobFilter,
+    MinuteCount,
+    NewJob,
+    Outcome,
+    Output,
+    QueueLoad,
+    WorkerInfo,
+)
 from ..states import State
 from .base import (
     JOB_COLUMNS,
     attempt_from_row,
+    groups_from_rows,
     job_from_row,
+    minutes_from_rows,
     output_from_row,
+    page_from_rows,
+    page_query,
+    queue_load_from_rows,
     worker_from_row,
 )
 from .queries import load_migrations, load_queries
@@ -420,6 +437,39 @@ class SqliteStore:
             return None
         return output_from_row(job_id, row)
 
+    # --- the dashboard's reads ----------------------------------------------------------
+
+    def page_jobs(
+        self, where: JobFilter, before: int | None, limit: int, window: int | None = None
+    ) -> tuple[list[Job], int | None]:
+        q = self._q
+
+        def run(conn: sqlite3.Connection) -> tuple[list[Job], int | None]:
+            top = before if before is not None else conn.execute(q["max_seq"]).fetchone()[0] + 1
+            name, params, floor = page_query(where, top, limit, window)
+            return page_from_rows(conn.execute(q[name], params).fetchall(), limit, floor)
+
+        return self._read(run)
+
+    def queue_load(self, now: float) -> list[QueueLoad]:
+        rows = self._read(lambda c: c.execute(self._q["queue_load"], (now,)).fetchall())
+        return queue_load_from_rows(rows)
+
+    def finished_per_minute(self, since: float) -> list[MinuteCount]:
+        sql = self._q["finished_per_minute"]
+        return minutes_from_rows(self._read(lambda c: c.execute(sql, (since,)).fetchall()))
+
+    def dead_groups(self, limit: int) -> list[ErrorGroup]:
+        sql = self._q["dead_groups"]
+        return groups_from_rows(self._read(lambda c: c.execute(sql, (limit,)).fetchall()))
+
+    def change_marker(self) -> object:
+        # data_version moves with every commit by another connection; total_changes with
+        # this connection's own.
+        sql = self._q["data_version"]
+        version = self._read(lambda c: c.execute(sql).fetchone()[0])
+        return version, self._conn.total_changes
+
     # --- dead letter queue --------------------------------------------------------------
 
     def revive(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
@@ -444,6 +494,13 @@ class SqliteStore:
         if revived:
             self._wake_local()
         return revived
+
+    def revive_some(self, job_ids: Sequence[str], now: float) -> list[str]:
+        args = (now, json.dumps(list(job_ids)))
+        rows = self._write(lambda c: c.execute(self._q["revive_some"], args).fetchall())
+        if rows:
+            self._wake_local()
+        return [r[0] for r in rows]
 
     def purge_dead(self) -> int:
         def run(conn: sqlite3.Connection) -> int:

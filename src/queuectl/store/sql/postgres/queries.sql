@@ -343,3 +343,77 @@ CROSS JOIN LATERAL (
     SELECT min(next_run_at) AS due FROM jobs
     WHERE state IN ('pending', 'failed') AND queue = q.name
 ) AS d
+
+-- The dashboard's reads (web/). Pages go by key (seq), never by OFFSET: a page of the newest
+-- jobs costs the same at a million jobs as at ten.
+
+-- name: max_seq
+SELECT coalesce(max(seq), 0) FROM jobs
+
+-- name: page_jobs
+-- The floor bounds a text search to a window of seq, so one request never scans every job.
+SELECT {job_columns}, seq FROM jobs
+WHERE seq < %(before)s AND seq >= %(floor)s
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+  AND (%(text)s::text IS NULL OR strpos(id, %(text)s) > 0 OR strpos(command, %(text)s) > 0)
+  AND (%(error)s::text IS NULL OR last_error = %(error)s)
+ORDER BY seq DESC LIMIT %(limit)s
+
+-- name: page_jobs_state
+SELECT {job_columns}, seq FROM jobs
+WHERE state = %(state)s AND seq < %(before)s AND seq >= %(floor)s
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+  AND (%(text)s::text IS NULL OR strpos(id, %(text)s) > 0 OR strpos(command, %(text)s) > 0)
+  AND (%(error)s::text IS NULL OR last_error = %(error)s)
+ORDER BY seq DESC LIMIT %(limit)s
+
+-- name: queue_load
+-- Per queue, the jobs still to run (and how many of them are due), running and dead; each
+-- part reads only its own partial index or range, so finished jobs cost nothing here.
+SELECT queue, 'waiting', count(*), count(*) FILTER (WHERE next_run_at <= %(now)s),
+       min(next_run_at) FILTER (WHERE next_run_at <= %(now)s)
+FROM jobs WHERE state IN ('pending', 'failed') GROUP BY queue
+UNION ALL
+SELECT queue, 'processing', count(*), 0, NULL FROM jobs WHERE state = 'processing' GROUP BY queue
+UNION ALL
+SELECT queue, 'dead', count(*), 0, NULL FROM jobs WHERE state = 'dead' GROUP BY queue
+
+-- name: finished_per_minute
+-- Attempts that ended since a time, per minute: how many, and how many of them succeeded.
+SELECT floor(finished_at / 60)::bigint AS minute, count(*),
+       count(*) FILTER (WHERE exit_code = 0 AND error IS NULL AND NOT timed_out)
+FROM attempts
+WHERE finished_at >= %s AND finished_at IS NOT NULL
+GROUP BY minute ORDER BY minute
+
+-- name: dead_groups
+SELECT last_error, count(*), max(updated_at) FROM jobs
+WHERE state = 'dead'
+GROUP BY last_error ORDER BY count(*) DESC, max(updated_at) DESC LIMIT %s
+
+-- name: revive_some
+-- Like revive, but each id on its own: the dead ones move, the others are left as they are.
+-- Rows are locked in id order (no deadlock between two overlapping calls). On a retry, the
+-- jobs this same call already revived (commit done, acknowledgement lost) carry its exact time.
+WITH picked AS (
+    SELECT seq FROM jobs
+    WHERE id = ANY(%(ids)s::text[])
+      AND (state = 'dead' OR (%(retry)s AND state = 'pending' AND attempts = 0
+                              AND updated_at = %(now)s AND next_run_at = %(now)s))
+    ORDER BY id FOR UPDATE
+)
+UPDATE jobs
+SET state = 'pending', attempts = 0, next_run_at = %(now)s, updated_at = %(now)s,
+    worker_id = NULL, lease_expires_at = NULL
+FROM picked WHERE jobs.seq = picked.seq
+RETURNING jobs.id
+
+-- name: change_marker
+-- What the dashboard polls to notice changes cheaply: the newest job, the jobs running and
+-- when the last of them started, and the workers' counts (moved at each heartbeat). Revives
+-- and retries also NOTIFY, which it hears at once.
+SELECT (SELECT max(seq) FROM jobs),
+       (SELECT count(*) FROM jobs WHERE state = 'processing'),
+       (SELECT max(updated_at) FROM jobs WHERE state = 'processing'),
+       (SELECT count(*) FROM workers),
+       (SELECT coalesce(sum(jobs_done), 0) FROM workers)

@@ -201,3 +201,64 @@ SELECT min(next_run_at) FROM jobs INDEXED BY jobs_due WHERE state IN ('pending',
 -- name: next_due_queue
 SELECT min(next_run_at) FROM jobs INDEXED BY jobs_claim_queue
 WHERE state IN ('pending', 'failed') AND queue = ?
+
+-- The dashboard's reads (web/). Pages go by key (seq), never by OFFSET: a page of the newest
+-- jobs costs the same at a million jobs as at ten.
+
+-- name: max_seq
+SELECT coalesce(max(seq), 0) FROM jobs
+
+-- name: page_jobs
+-- The floor bounds a text search to a window of seq, so one request never scans every job.
+SELECT {job_columns}, seq FROM jobs
+WHERE seq < :before AND seq >= :floor
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:text IS NULL OR instr(id, :text) > 0 OR instr(command, :text) > 0)
+  AND (:error IS NULL OR last_error = :error)
+ORDER BY seq DESC LIMIT :limit
+
+-- name: page_jobs_state
+SELECT {job_columns}, seq FROM jobs INDEXED BY jobs_state
+WHERE state = :state AND seq < :before AND seq >= :floor
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:text IS NULL OR instr(id, :text) > 0 OR instr(command, :text) > 0)
+  AND (:error IS NULL OR last_error = :error)
+ORDER BY seq DESC LIMIT :limit
+
+-- name: queue_load
+-- Per queue, the jobs still to run (and how many of them are due), running and dead; each
+-- part reads only its own partial index or range, so finished jobs cost nothing here.
+SELECT queue, 'waiting', count(*), sum(next_run_at <= ?1),
+       min(CASE WHEN next_run_at <= ?1 THEN next_run_at END)
+FROM jobs INDEXED BY jobs_claim_queue WHERE state IN ('pending', 'failed') GROUP BY queue
+UNION ALL
+SELECT queue, 'processing', count(*), 0, NULL
+FROM jobs INDEXED BY jobs_lease WHERE state = 'processing' GROUP BY queue
+UNION ALL
+SELECT queue, 'dead', count(*), 0, NULL
+FROM jobs INDEXED BY jobs_state WHERE state = 'dead' GROUP BY queue
+
+-- name: finished_per_minute
+-- Attempts that ended since a time, per minute: how many, and how many of them succeeded.
+SELECT CAST(finished_at / 60 AS INTEGER) AS minute, count(*),
+       sum(exit_code IS 0 AND error IS NULL AND NOT timed_out)
+FROM attempts INDEXED BY attempts_finished
+WHERE finished_at >= ? AND finished_at IS NOT NULL
+GROUP BY minute ORDER BY minute
+
+-- name: dead_groups
+SELECT last_error, count(*), max(updated_at) FROM jobs INDEXED BY jobs_state
+WHERE state = 'dead'
+GROUP BY last_error ORDER BY count(*) DESC, max(updated_at) DESC LIMIT ?
+
+-- name: revive_some
+-- Like revive, but each id on its own: the dead ones move, the others are left as they are.
+UPDATE jobs
+SET state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE state = 'dead' AND id IN (SELECT value FROM json_each(?2))
+RETURNING id
+
+-- name: data_version
+-- Changes whenever another connection (any process) commits to the store.
+PRAGMA data_version
