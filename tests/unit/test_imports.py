@@ -1,11 +1,16 @@
-"""The core import path stays light: no Rich, no psycopg, no worker machinery."""
+"""The core import path stays light: no Rich, no psycopg, no worker machinery, and no cron
+parser or Prometheus client until a command needs them."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import queuectl
+
+#: Loaded only by the commands that need them (cron, metrics).
+FEATURE_LIBRARIES = {"cronsim", "prometheus_client"}
 
 
 def loaded_after(statement: str) -> set[str]:
@@ -17,11 +22,27 @@ def loaded_after(statement: str) -> set[str]:
 def test_library_import_is_light() -> None:
     mods = loaded_after("import queuectl")
     assert not {"rich", "psycopg", "queuectl.worker.supervisor", "dataclasses"} & mods
+    assert not FEATURE_LIBRARIES & mods
 
 
 def test_cli_import_is_light() -> None:
     mods = loaded_after("import queuectl.cli")
     assert not {"rich", "psycopg", "queuectl.worker.loop", "socket", "dataclasses"} & mods
+    assert not FEATURE_LIBRARIES & mods
+
+
+def test_enqueue_loads_no_feature_library(tmp_path: Path) -> None:
+    """The whole `queuectl enqueue` command, run for real, as -X importtime reports it."""
+    db = str(tmp_path / "q.db")
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "queuectl", "--db", db, "enqueue", "true"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if "|" in line}
+    assert "queuectl.cli" in loaded
+    assert not {name.split(".")[0] for name in loaded} & FEATURE_LIBRARIES
 
 
 def test_public_api_is_explicit() -> None:
