@@ -49,3 +49,8 @@ def test_public_api_is_explicit() -> None:
     assert queuectl.__all__ == sorted(queuectl.__all__)
     for name in queuectl.__all__:
         assert hasattr(queuectl, name)
+
+
+def test_metrics_types_load_no_prometheus_client() -> None:
+    """The API can build a snapshot without the client; only rendering loads it."""
+    assert "prometheus_client" not in loaded_after("import queuectl.metrics")
