@@ -51,6 +51,11 @@ class Job(NamedTuple):
     cwd: str
     env: dict[str, str]
 
+    @property
+    def allowed_attempts(self) -> int:
+        """How many attempts the retry budget allows (shown beside ``attempts``)."""
+        return self.max_retries + 1
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -83,6 +88,7 @@ class Attempt(NamedTuple):
     exit_code: int | None
     timed_out: bool
     error: str | None
+    interrupted: bool = False  # ended by a forced stop; did not spend the retry budget
 
     @property
     def duration(self) -> float | None:
@@ -100,6 +106,7 @@ class Attempt(NamedTuple):
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
             "error": self.error,
+            "interrupted": self.interrupted,
         }
 
 

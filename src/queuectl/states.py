@@ -4,7 +4,7 @@
        ▲                   │
        │                   ├─ retry ──▶ failed ──claim (when next_run_at is due)──▶ processing
        │                   ├─ bury ───▶ dead   (the dead letter queue)
-       ├──── release ──────┘  (forced shutdown: the attempt is not spent)
+       ├──── release ──────┘  (forced stop: the attempt is kept, not spent)
        └──── revive ────────── dead
 
 Stores turn each event into a guarded UPDATE (``WHERE state IN sources(event)``), so an

@@ -34,6 +34,7 @@ ATTEMPT_KEYS = {
     "exit_code",
     "timed_out",
     "error",
+    "interrupted",
 }
 WORKER_KEYS = {
     "id",

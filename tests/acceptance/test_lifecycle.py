@@ -70,6 +70,22 @@ def test_failures_back_off_then_dead_then_revived(cli: Cli, workers: list[Worker
     assert cli.json("dlq", "list") == []
 
 
+def test_one_attempt_numbering_after_a_dlq_retry(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok("enqueue", "echo number $QUEUECTL_ATTEMPT; exit 3", "--id", "j", "--max-retries", "0")
+    w = cli.workers("--count", "1")
+    workers.append(w)
+    wait_for(lambda: cli.state("j") == "dead", what="the DLQ")
+    cli.ok("dlq", "retry", "j")
+    wait_for(lambda: cli.state("j") == "dead" and len(cli.job("j")["history"]) == 2)
+    # The log, show, logs --attempt and the job's own environment agree: this was attempt 2,
+    # the first of the fresh budget.
+    assert "action=job_started job=j attempt=2 budget=1/" in w.log()
+    assert [a["attempt"] for a in cli.job("j")["history"]] == [1, 2]
+    assert cli.ok("logs", "j", "--attempt", "2").out == "number 2\n"
+    assert cli.ok("logs", "j").out == "number 2\n"
+    assert "2 in the history" in cli.ok("show", "j").out
+
+
 def test_jobs_see_only_stdio_and_their_environment(cli: Cli, workers: list[Workers]) -> None:
     cli.ok(
         "enqueue",
@@ -139,18 +155,53 @@ def test_sigterm_lets_the_running_job_finish(cli: Cli, workers: list[Workers]) -
     assert cli.json("worker", "list") == []
 
 
-def test_second_signal_puts_the_job_back_unspent(cli: Cli, workers: list[Workers]) -> None:
-    cli.ok("enqueue", "sleep 30", "--id", "long")
+def test_second_signal_keeps_the_interrupted_attempt_unspent(
+    cli: Cli, workers: list[Workers]
+) -> None:
+    cli.ok("enqueue", "echo begun; sleep 30", "--id", "long", "--max-retries", "0")
     w = cli.workers("--count", "1")
     workers.append(w)
-    wait_for(lambda: cli.state("long") == "processing", what="the job to start")
+    wait_for(lambda: cli.run("logs", "long").out == "begun\n", what="the job's first output")
     w.signal(signal.SIGINT)
     time.sleep(0.2)  # the second Ctrl+C of a person: not instantaneous
     w.signal(signal.SIGINT)
     assert w.wait(20) == 0
     job = cli.job("long")
-    assert (job["state"], job["attempts"], job["history"]) == ("pending", 0, [])
-    assert "action=job_released" in w.log()
+    assert (job["state"], job["attempts"]) == ("pending", 0)  # the budget is untouched
+    (attempt,) = job["history"]  # ...but the attempt that ran is history, not deleted
+    assert attempt["attempt"] == 1 and attempt["interrupted"] is True
+    assert attempt["error"].startswith("interrupted by a forced stop")
+    assert attempt["finished_at"] is not None
+    assert cli.ok("logs", "long").out == "begun\n"
+    assert "interrupted" in cli.ok("show", "long").out
+    assert "action=job_interrupted job=long attempt=1" in w.log()
+
+
+def test_forced_stop_keeps_the_attempt_and_the_next_run_is_numbered_after_it(
+    cli: Cli, workers: list[Workers]
+) -> None:
+    cli.ok(
+        "enqueue",
+        "echo run $QUEUECTL_ATTEMPT; [ $QUEUECTL_ATTEMPT = 2 ] || sleep 30",
+        "--id",
+        "long",
+        "--max-retries",
+        "0",
+    )
+    w = cli.workers("--count", "1")
+    workers.append(w)
+    wait_for(lambda: cli.run("logs", "long").out == "run 1\n", what="the first attempt")
+    cli.ok("worker", "stop", "--force")
+    assert w.wait(20) == 0
+    again = cli.workers("--count", "1")
+    workers.append(again)
+    wait_for(lambda: cli.state("long") == "completed", what="the second attempt")
+    job = cli.job("long")
+    assert job["attempts"] == 1  # one run allowed, and the interrupted one was not counted
+    assert [(a["attempt"], a["interrupted"]) for a in job["history"]] == [(1, True), (2, False)]
+    assert cli.ok("logs", "long", "--attempt", "1").out == "run 1\n"
+    assert cli.ok("logs", "long").out == "run 2\n"
+    assert "action=job_started job=long attempt=2 budget=1/" in again.log()
 
 
 def test_killed_worker_is_recovered_after_the_lease(cli: Cli, workers: list[Workers]) -> None:

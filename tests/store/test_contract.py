@@ -228,6 +228,26 @@ def test_release_gives_the_attempt_back(store: Store) -> None:
     assert store.attempts("a") == []
 
 
+def test_a_forced_stop_keeps_the_attempt_as_interrupted(store: Store) -> None:
+    store.insert_jobs([new("a", max_retries=0)])
+    job = claim(store)
+    assert job is not None
+    stopped = result(ok=False, exit_code=143, error="interrupted by a forced stop")
+    assert store.release(job, T0 + 2, stopped)
+    assert not store.release(job, T0 + 3, stopped)  # once only
+    back = store.get_job("a")
+    # Pending again with its budget intact, while the history keeps what ran.
+    assert back is not None and (back.state, back.attempts, back.runs) == (State.PENDING, 0, 1)
+    (kept,) = store.attempts("a")
+    assert (kept.attempt, kept.interrupted, kept.exit_code) == (1, True, 143)
+    out = store.output("a")
+    assert out is not None and (out.stdout, out.finished) == (b"out", True)
+    again = claim(store, "w2", now=T0 + 4)
+    assert again is not None and (again.attempts, again.runs) == (1, 2)
+    assert store.finish(again, result(at=T0 + 5), Outcome(State.COMPLETED, None))
+    assert [(a.attempt, a.interrupted) for a in store.attempts("a")] == [(1, True), (2, False)]
+
+
 def test_revive_is_all_or_nothing(store: Store) -> None:
     store.insert_jobs([new("dead1", max_retries=0), new("dead2", max_retries=0), new("fine")])
     for _ in range(2):

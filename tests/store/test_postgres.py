@@ -541,17 +541,22 @@ def test_a_retried_finish_and_claim_is_applied_once(
     assert [a.attempt for a in store.attempts("b")] == [1]
 
 
+@pytest.mark.parametrize("interrupted", [False, True])
 def test_a_retried_release_is_applied_once(
-    open_pg: Opener, monkeypatch: pytest.MonkeyPatch
+    open_pg: Opener, monkeypatch: pytest.MonkeyPatch, interrupted: bool
 ) -> None:
     store = open_pg()
     store.insert_jobs([new("a")])
     job = store.claim("w1", None, T0 + 1, T0 + 31)
     assert job is not None
     lose_next_acknowledgement(store, monkeypatch)
-    assert store.release(job, T0 + 2) is True
+    # A forced stop keeps the attempt it interrupted; a job never started leaves no trace.
+    ended = result(ok=False, error="interrupted") if interrupted else None
+    assert store.release(job, T0 + 2, ended) is True
     back = store.get_job("a")
-    assert back is not None and (back.state, back.attempts, back.runs) == (State.PENDING, 0, 0)
+    assert back is not None and (back.state, back.attempts) == (State.PENDING, 0)
+    assert [a.interrupted for a in store.attempts("a")] == ([True] if interrupted else [])
+    assert back.runs == len(store.attempts("a"))
 
 
 def test_a_retried_revive_reports_what_it_revived(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from queuectl.store.base import JOB_COLUMNS
 from queuectl.store.queries import load_migrations, load_queries
-from queuectl.store.sqlite import SqliteStore
+from queuectl.store.sqlite import APPLICATION_ID, SqliteStore
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "queuectl"
 
@@ -61,3 +61,24 @@ def test_pages_read_by_key_without_sorting(tmp_path: Path) -> None:
         sql = queries[name].replace("{job_columns}", JOB_COLUMNS)
         plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
         assert index in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_store_made_at_version_1_keeps_its_history_when_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    (_, _, first) = load_migrations("sqlite")[0]
+    conn.executescript(first)
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    conn.execute("PRAGMA user_version=1")
+    conn.execute(
+        "INSERT INTO attempts (job_id, attempt, started_at, exit_code) VALUES ('a', 1, 0, 1)"
+    )
+    conn.commit()
+    conn.close()
+    store = SqliteStore(str(path))
+    try:
+        assert store.schema_version() == len(load_migrations("sqlite"))
+        (kept,) = store.attempts("a")
+        assert (kept.attempt, kept.exit_code, kept.interrupted) == (1, 1, False)
+    finally:
+        store.close()

@@ -65,6 +65,15 @@ def _short(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def _budget(job: Job) -> str:
+    used = f"{job.attempts} of {job.allowed_attempts} used"
+    if job.runs == job.attempts:
+        return used
+    # A `dlq retry` resets the budget, and a forced stop gives its attempt back, while the
+    # history keeps every attempt: say both, so that "attempt 3" in a log makes sense here.
+    return f"{used}; {job.runs} in the history"
+
+
 def jobs_table(jobs: list[Job], *, limit: int | None = None, empty: str = "No jobs.") -> None:
     console = _console()
     if not jobs:
@@ -86,7 +95,7 @@ def jobs_table(jobs: list[Job], *, limit: int | None = None, empty: str = "No jo
         table.add_row(
             job.id,
             _state(job.state),
-            f"{job.attempts}/{job.max_retries + 1}",
+            f"{job.attempts}/{job.allowed_attempts}",
             str(job.priority),
             job.queue,
             _short(job.command),
@@ -108,7 +117,7 @@ def job_detail(job: Job, history: list[Attempt], *, show_env: bool = False) -> N
         ("command", job.command),
         ("queue", job.queue),
         ("priority", str(job.priority)),
-        ("attempts", f"{job.attempts} of {job.max_retries + 1}"),
+        ("attempts", _budget(job)),
         ("backoff base", f"{job.backoff_base:g}"),
         ("timeout", "none" if job.timeout is None else f"{job.timeout:g}s"),
         ("cwd", job.cwd),

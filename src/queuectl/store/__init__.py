@@ -11,7 +11,15 @@ import os
 from ..errors import UsageError
 from .base import Store, Waker
 
-__all__ = ["Store", "Waker", "default_location", "is_postgres", "open_store", "resolve"]
+__all__ = [
+    "Store",
+    "Waker",
+    "default_location",
+    "is_postgres",
+    "open_store",
+    "resolve",
+    "without_password",
+]
 
 PG_SCHEMES = ("postgresql://", "postgres://")
 
@@ -25,6 +33,30 @@ def default_location() -> str:
 
 def is_postgres(url: str) -> bool:
     return url.startswith(PG_SCHEMES)
+
+
+def without_password(url: str, mask: str | None = "***") -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) replaced by
+    ``mask``, or left out when ``mask`` is None. A path comes back unchanged."""
+    if not is_postgres(url):
+        return url
+    from urllib.parse import unquote
+
+    scheme, _, rest = url.partition("://")
+    base, _, query = rest.partition("?")
+    authority, slash, path = base.partition("/")
+    if "@" in authority:
+        userinfo, hosts = authority.rsplit("@", 1)
+        user, colon, _ = userinfo.partition(":")
+        if colon:
+            authority = f"{user}@{hosts}" if mask is None else f"{user}:{mask}@{hosts}"
+    params = []
+    for item in query.split("&") if query else []:
+        if unquote(item.partition("=")[0]) != "password":
+            params.append(item)
+        elif mask is not None:
+            params.append(f"password={mask}")
+    return f"{scheme}://{authority}{slash}{path}" + ("?" + "&".join(params) if params else "")
 
 
 def resolve(db: str | os.PathLike[str] | None) -> str:

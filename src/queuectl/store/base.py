@@ -67,7 +67,8 @@ def job_from_row(row: Sequence[Any]) -> Job:
 
 
 def attempt_from_row(r: Sequence[Any]) -> Attempt:
-    """From ``attempt, worker_id, started_at, finished_at, exit_code, timed_out, error``."""
+    """From ``attempt, worker_id, started_at, finished_at, exit_code, timed_out, error,
+    interrupted``."""
     return Attempt(
         attempt=r[0],
         worker_id=r[1],
@@ -76,6 +77,24 @@ def attempt_from_row(r: Sequence[Any]) -> Attempt:
         exit_code=r[4],
         timed_out=bool(r[5]),
         error=r[6],
+        interrupted=bool(r[7]),
+    )
+
+
+def attempt_end_values(job: Job, r: AttemptResult) -> tuple[Any, ...]:
+    """The parameters of ``finish_attempt`` and ``interrupt_attempt``: how the attempt
+    ended, then which attempt it is."""
+    return (
+        r.finished_at,
+        r.exit_code,
+        r.timed_out,
+        r.error,
+        r.stdout,
+        r.stderr,
+        r.stdout_total,
+        r.stderr_total,
+        job.id,
+        job.runs,
     )
 
 
@@ -335,8 +354,13 @@ class Store(Protocol):
         """``finish`` then ``claim``, in one transaction: a busy worker commits once per job."""
         ...
 
-    def release(self, job: Job, now: float) -> bool:
-        """Put a claimed job back to pending without spending an attempt (forced stop)."""
+    def release(self, job: Job, now: float, interrupted: AttemptResult | None = None) -> bool:
+        """Put a claimed job back to pending without spending an attempt.
+
+        ``interrupted``: the attempt ran and a forced stop ended it; it stays in the history,
+        marked interrupted, with its output. Without it the attempt never started (a job
+        claimed together with the last result when a stop came) and leaves no trace.
+        """
         ...
 
     def expired(self, now: float, limit: int = 100) -> list[Job]:

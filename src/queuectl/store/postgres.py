@@ -73,8 +73,10 @@ from ..models import (
     WorkerInfo,
 )
 from ..states import State
+from . import without_password
 from .base import (
     JOB_COLUMNS,
+    attempt_end_values,
     attempt_from_row,
     groups_from_rows,
     job_from_row,
@@ -173,39 +175,28 @@ def parse_url(url: str) -> Target:
     secrets: list[str] = []
 
     authority, slash, path = base.partition("/")
-    masked_authority = authority
     if "@" in authority:
-        userinfo, hosts = authority.rsplit("@", 1)
-        user, colon, password = userinfo.partition(":")
+        user, colon, password = authority.rsplit("@", 1)[0].partition(":")
         if colon:
             secrets.append(unquote(password))
-            masked_authority = f"{user}:***@{hosts}"
 
     kept: list[str] = []
-    shown: list[str] = []
     schemas: list[str] = []
     for item in query.split("&") if query else []:
         key, _, value = item.partition("=")
         key = unquote(key)
         if key == "schema":
             schemas.append(unquote(value))
-            shown.append(item)
             continue
         kept.append(item)
         if key == "password":
             secrets.append(unquote(value))
-            shown.append("password=***")
-        else:
-            shown.append(item)
     if len(schemas) > 1:
         raise UsageError("the PostgreSQL URL names more than one schema")
     schema = validate_schema(schemas[0] if schemas else DEFAULT_SCHEMA)
 
-    def build(authority: str, params: list[str]) -> str:
-        return f"{scheme}://{authority}{slash}{path}" + ("?" + "&".join(params) if params else "")
-
-    location = build(masked_authority, shown)
-    conninfo = build(authority, kept)
+    location = without_password(url)
+    conninfo = f"{scheme}://{authority}{slash}{path}" + ("?" + "&".join(kept) if kept else "")
     found = [s for s in secrets if s]
     try:
         params = conninfo_to_dict(conninfo)
@@ -958,34 +949,30 @@ class PostgresStore:
             # Or fenced off by our own earlier try, whose acknowledgement was lost.
             mine = (job.id, job.runs, r.finished_at, r.exit_code, r.error)
             return bool(_one(conn.execute(q["attempt_finished_as"], mine))[0])
-        conn.execute(
-            q["finish_attempt"],
-            (
-                r.finished_at,
-                r.exit_code,
-                r.timed_out,
-                r.error,
-                r.stdout,
-                r.stderr,
-                r.stdout_total,
-                r.stderr_total,
-                job.id,
-                job.runs,
-            ),
-        )
+        conn.execute(q["finish_attempt"], attempt_end_values(job, r))
         return True
 
-    def release(self, job: Job, now: float) -> bool:
+    def release(self, job: Job, now: float, interrupted: AttemptResult | None = None) -> bool:
         q = self._q
+        fence = (now, now, job.id, job.worker_id, job.runs)
+        mine = {"job": job.id, "runs": job.runs, "worker": job.worker_id}
 
         def run(conn: Conn, retried: bool) -> bool:
-            cur = conn.execute(q["release_job"], (now, now, job.id, job.worker_id, job.runs))
-            if cur.rowcount == 1:
+            if interrupted is not None:
+                if conn.execute(q["keep_job"], fence).rowcount == 1:
+                    conn.execute(q["interrupt_attempt"], attempt_end_values(job, interrupted))
+                elif not retried:
+                    return False
+                else:
+                    # Or our own earlier try committed, and only its acknowledgement was lost.
+                    args = {**mine, "finished": interrupted.finished_at}
+                    if not _one(conn.execute(q["attempt_interrupted_as"], args))[0]:
+                        return False
+            elif conn.execute(q["release_job"], fence).rowcount == 1:
                 conn.execute(q["drop_attempt"], (job.id, job.runs))
             elif retried:
                 # A release deletes the attempt row its claim made; a recovery keeps it.
-                args = {"job": job.id, "runs": job.runs, "worker": job.worker_id}
-                exists, held = _one(conn.execute(q["attempt_held"], args))
+                exists, held = _one(conn.execute(q["attempt_held"], mine))
                 if not exists or held:
                     return False
             else:

@@ -39,6 +39,7 @@ from ..models import (
 from ..states import State
 from .base import (
     JOB_COLUMNS,
+    attempt_end_values,
     attempt_from_row,
     groups_from_rows,
     job_from_row,
@@ -659,31 +660,22 @@ class SqliteStore:
         )
         if cur.rowcount != 1:
             return False  # fenced off: the lease was lost and the job moved on
-        conn.execute(
-            q["finish_attempt"],
-            (
-                r.finished_at,
-                r.exit_code,
-                int(r.timed_out),
-                r.error,
-                r.stdout,
-                r.stderr,
-                r.stdout_total,
-                r.stderr_total,
-                job.id,
-                job.runs,
-            ),
-        )
+        conn.execute(q["finish_attempt"], attempt_end_values(job, r))
         return True
 
-    def release(self, job: Job, now: float) -> bool:
+    def release(self, job: Job, now: float, interrupted: AttemptResult | None = None) -> bool:
         q = self._q
+        fence = (now, now, job.id, job.worker_id, job.runs)
 
         def run(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(q["release_job"], (now, now, job.id, job.worker_id, job.runs))
-            if cur.rowcount != 1:
+            if interrupted is None:
+                if conn.execute(q["release_job"], fence).rowcount != 1:
+                    return False
+                conn.execute(q["drop_attempt"], (job.id, job.runs))
+                return True
+            if conn.execute(q["keep_job"], fence).rowcount != 1:
                 return False
-            conn.execute(q["drop_attempt"], (job.id, job.runs))
+            conn.execute(q["interrupt_attempt"], attempt_end_values(job, interrupted))
             return True
 
         released = self._write(run)

@@ -30,7 +30,7 @@ from ..errors import NotAStore, QueuectlError, StoreError, StoreLost
 from ..models import AttemptResult, Job, Outcome, WorkerInfo
 from ..retry import decide
 from ..states import Event, State
-from ..store import Store, Waker, open_store
+from ..store import Store, Waker, open_store, without_password
 from ..store.sqlite import hostname
 from .log import EventLog
 from .runner import Command, Execution, Stop, signal_name
@@ -138,8 +138,11 @@ class Worker:
         self._store: Store | None = None
         self._waker: Waker | None = None
         # Encoded once: re-encoding the whole environment for every job costs more than
-        # spawning the shell.
+        # spawning the shell. A job gets the worker's environment, except that QUEUECTL_DB
+        # names this worker's store without its password (a job may enqueue more work, but
+        # must not read the database password from its environment).
         self._base_env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
+        self._base_env[b"QUEUECTL_DB"] = os.fsencode(without_password(url, mask=None))
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -362,7 +365,8 @@ class Worker:
         self.log(
             "job_started",
             job=job.id,
-            attempt=f"{job.attempts}/{job.max_retries + 1}",
+            attempt=job.runs,  # its number in the history, as `show` and `logs` give it
+            budget=f"{job.attempts}/{job.allowed_attempts}",
             command=job.command,
         )
         store = self._store
@@ -416,8 +420,9 @@ class Worker:
             self.log("job_abandoned", job=job.id, reason=self.why)
             return None
         if stop is Stop.FORCE:
-            released = self._persist("release", lambda: store.release(job, time.time()))
-            self.log("job_released", job=job.id, released=bool(released))
+            # Kept in the history with its output, but given back to the retry budget.
+            released = self._persist("release", lambda: store.release(job, time.time(), result))
+            self.log("job_interrupted", job=job.id, attempt=job.runs, released=bool(released))
             return None
         outcome = outcome_for(job, result, self.config)
         next_job: Job | None = None

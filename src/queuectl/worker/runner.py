@@ -51,7 +51,7 @@ _DEFAULT_SIGNALS = (
 class Stop(enum.Enum):
     """Why a running command is being terminated (besides its own timeout)."""
 
-    FORCE = "terminated by a forced shutdown"
+    FORCE = "interrupted by a forced stop (not counted against the retry budget)"
     ORPHANED = "worker lost: its supervisor exited"
     LEASE_LOST = "lease lost: the job was recovered by another worker"
 

@@ -25,6 +25,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
+from ..store import without_password
 from .log import EventLog
 from .loop import (
     EXIT_CANNOT_START,
@@ -223,7 +224,7 @@ class Supervisor:
             "supervisor_started",
             workers=self.count,
             queues=",".join(self.queues or ["*"]),
-            store=self.url,
+            store=without_password(self.url),
         )
         for slot in self._slots:
             self._spawn(slot, death_r, death_w, ready_w)

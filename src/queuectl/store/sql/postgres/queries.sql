@@ -94,7 +94,7 @@ ORDER BY seq DESC LIMIT %s
 SELECT state, count(*) FROM jobs GROUP BY state
 
 -- name: attempts
-SELECT attempt, worker_id, started_at, finished_at, exit_code, timed_out, error
+SELECT attempt, worker_id, started_at, finished_at, exit_code, timed_out, error, interrupted
 FROM attempts WHERE job_id = %s ORDER BY attempt
 
 -- name: output_latest
@@ -240,7 +240,7 @@ claimed AS (
     ON CONFLICT (job_id, attempt) DO UPDATE
     SET worker_id = excluded.worker_id, started_at = excluded.started_at, finished_at = NULL,
         exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
-        stdout_total = 0, stderr_total = 0
+        stdout_total = 0, stderr_total = 0, interrupted = false
 )
 
 -- name: claim_and_start
@@ -281,7 +281,7 @@ INSERT INTO attempts (job_id, attempt, worker_id, started_at) VALUES (%s, %s, %s
 ON CONFLICT (job_id, attempt) DO UPDATE
 SET worker_id = excluded.worker_id, started_at = excluded.started_at, finished_at = NULL,
     exit_code = NULL, timed_out = false, error = NULL, stdout = NULL, stderr = NULL,
-    stdout_total = 0, stderr_total = 0
+    stdout_total = 0, stderr_total = 0, interrupted = false
 
 -- name: save_output
 UPDATE attempts SET stdout = %s, stderr = %s, stdout_total = %s, stderr_total = %s
@@ -315,6 +315,28 @@ WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
 
 -- name: drop_attempt
 DELETE FROM attempts WHERE job_id = %s AND attempt = %s
+
+-- name: keep_job
+-- A forced stop: back to pending, the attempt given back to the budget but kept in the
+-- history (so ``runs`` stays), to be marked by interrupt_attempt.
+UPDATE jobs
+SET state = 'pending', attempts = attempts - 1, next_run_at = %s, updated_at = %s,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+
+-- name: interrupt_attempt
+UPDATE attempts
+SET finished_at = %s, exit_code = %s, timed_out = %s, error = %s,
+    stdout = %s, stderr = %s, stdout_total = %s, stderr_total = %s, interrupted = true
+WHERE job_id = %s AND attempt = %s
+
+-- name: attempt_interrupted_as
+-- For a retried forced stop: whether this worker's attempt was already kept as interrupted.
+SELECT EXISTS (
+    SELECT 1 FROM attempts
+    WHERE job_id = %(job)s AND attempt = %(runs)s AND worker_id = %(worker)s
+      AND interrupted AND finished_at = %(finished)s
+)
 
 -- name: attempt_held
 -- For a retried release: the job still exists, and whether the attempt row that the

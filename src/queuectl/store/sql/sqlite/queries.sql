@@ -58,7 +58,7 @@ ORDER BY seq DESC LIMIT ?
 SELECT state, count(*) FROM jobs GROUP BY state
 
 -- name: attempts
-SELECT attempt, worker_id, started_at, finished_at, exit_code, timed_out, error
+SELECT attempt, worker_id, started_at, finished_at, exit_code, timed_out, error, interrupted
 FROM attempts WHERE job_id = ? ORDER BY attempt
 
 -- name: output_latest
@@ -189,6 +189,20 @@ WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
 
 -- name: drop_attempt
 DELETE FROM attempts WHERE job_id = ? AND attempt = ?
+
+-- name: keep_job
+-- A forced stop: back to pending, the attempt given back to the budget but kept in the
+-- history (so ``runs`` stays), to be marked by interrupt_attempt.
+UPDATE jobs
+SET state = 'pending', attempts = attempts - 1, next_run_at = ?, updated_at = ?,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+
+-- name: interrupt_attempt
+UPDATE attempts
+SET finished_at = ?, exit_code = ?, timed_out = ?, error = ?,
+    stdout = ?, stderr = ?, stdout_total = ?, stderr_total = ?, interrupted = 1
+WHERE job_id = ? AND attempt = ?
 
 -- name: expired
 SELECT {job_columns} FROM jobs INDEXED BY jobs_lease
