@@ -97,6 +97,91 @@ class Cli:
     def workers(self, *args: str) -> Workers:
         return Workers(self, *args)
 
+    def terminal(
+        self, *args: str, columns: int = 80, env: dict[str, str] | None = None
+    ) -> Terminal:
+        """``queuectl ARGS`` on a pseudo-terminal ``columns`` wide (stdin, stdout, stderr)."""
+        full_env = dict(self.env, QUEUECTL_DB=self.db, **(env or {}))
+        full_env.pop("COLUMNS", None)
+        return Terminal([QUEUECTL, *args], full_env, self.cwd, columns)
+
+
+class Terminal:
+    """A process whose stdin, stdout and stderr are one pseudo-terminal, read in the
+    background (so a large output never blocks the writer). Use as a context manager: the
+    process group is killed on the way out."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, columns: int) -> None:
+        import fcntl
+        import struct
+        import termios
+        import threading
+
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        self._master = master
+        self._chunks: list[bytes] = []
+        self._lock = threading.Lock()
+        self.first_output_at: float | None = None
+        self.started_at = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            os.close(slave)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                return
+            if not data:
+                return
+            with self._lock:
+                if self.first_output_at is None:
+                    self.first_output_at = time.monotonic()
+                self._chunks.append(data)
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            data = b"".join(self._chunks)
+        return data.decode(errors="replace").replace("\r\n", "\n")
+
+    def wait_for_text(self, text: str, timeout: float = 15) -> None:
+        wait_for(lambda: text in self.output, timeout, what=f"{text!r} on the terminal")
+
+    def signal(self, signum: int) -> None:
+        """As the terminal does for Ctrl+C: to the whole foreground process group."""
+        os.killpg(self.proc.pid, signum)
+
+    def wait(self, timeout: float = 30) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(10)
+        self._reader.join(5)
+        os.close(self._master)
+
 
 def enqueue_long_first_run(cli: Cli, job_id: str) -> Path:
     """Enqueue a job whose first run writes its pid to the returned file and sleeps a

@@ -94,9 +94,13 @@ class Queue:
         *,
         create: bool = True,
         store: Store | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_wait`` is told, in a sentence, when a call starts waiting for the store."""
         self.url = resolve(db) if store is None else store.url
-        self.store: Store = store if store is not None else open_store(self.url, create=create)
+        self.store: Store = (
+            store if store is not None else open_store(self.url, create=create, on_wait=on_wait)
+        )
 
     @property
     def location(self) -> str:

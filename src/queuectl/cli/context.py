@@ -19,7 +19,7 @@ class Context:
     def queue(self) -> Queue:
         """Open the store only once the input is known to be valid."""
         if self._queue is None:
-            self._queue = Queue(self.db)
+            self._queue = Queue(self.db, on_wait=self.tell)
         return self._queue
 
     def close(self) -> None:
@@ -32,6 +32,12 @@ class Context:
 
     def say(self, text: str) -> None:
         sys.stdout.write(text + "\n")
+
+    def tell(self, text: str) -> None:
+        """A note for the person at the terminal (what a wait is for): stderr, terminals only."""
+        if sys.stderr.isatty():
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

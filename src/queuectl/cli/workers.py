@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from ..errors import QueuectlError, ValidationError
+from ..models import WorkerInfo
 from ..store import is_postgres
 from .context import Context, add_json, positive_int, seconds
 
@@ -31,8 +32,17 @@ def _start_options(p: argparse.ArgumentParser) -> None:
         help="run in the background",
     )
     p.add_argument("--log-file", metavar="PATH", help="with --detach: where the log goes")
-    p.add_argument("--quiet", action="store_true", help="do not log one line per job event")
-    add_json(p)
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="leave out the routine per-job lines (started, completed, failed, dead)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="log JSON Lines, one object per event (on stdout in the foreground); with "
+        "--detach, also print the start as JSON",
+    )
     p.set_defaults(handler=start)
 
 
@@ -95,7 +105,7 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
 
     from ..worker.supervisor import Supervisor
 
-    supervisor = Supervisor(url, count, queues, quiet=args.quiet)
+    supervisor = Supervisor(url, count, queues, quiet=args.quiet, json_log=ctx.json)
     if not args.detach:
         return supervisor.run()
     from ..worker.control import start_detached
@@ -114,7 +124,16 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
 def stop(args: argparse.Namespace, ctx: Context) -> int:
     from ..worker.control import stop_workers
 
-    report = stop_workers(ctx.queue(), force=args.force, timeout=args.timeout)
+    def waiting(workers: list[WorkerInfo]) -> None:
+        busy = [w.current_job for w in workers if w.current_job]
+        what = f"{len(workers)} worker(s)"
+        if busy and not args.force:
+            what += f" to finish {len(busy)} running job(s) ({', '.join(busy[:3])}"
+            what += ", ...)" if len(busy) > 3 else ")"
+        hint = "" if args.force else "; `queuectl worker stop --force` interrupts them"
+        ctx.tell(f"waiting up to {args.timeout:g}s for {what}{hint}")
+
+    report = stop_workers(ctx.queue(), force=args.force, timeout=args.timeout, on_wait=waiting)
     if ctx.json:
         ctx.emit_json(
             {
@@ -126,8 +145,13 @@ def stop(args: argparse.Namespace, ctx: Context) -> int:
         )
     if report.remaining:
         ids = ", ".join(w.id for w in report.remaining)
+        if args.force:
+            hint = "see `queuectl worker list`; their jobs come back once their lease expires"
+        else:
+            hint = "`queuectl worker stop --force` interrupts their running jobs"
         raise QueuectlError(
-            f"{len(report.remaining)} worker(s) still running after {args.timeout:g}s: {ids}"
+            f"{len(report.remaining)} worker(s) still running after {args.timeout:g}s"
+            f" ({ids}); {hint}"
         )
     if not ctx.json:
         if report.stopped or report.lost:

@@ -7,6 +7,7 @@ PostgreSQL. The PostgreSQL driver is imported only when such a URL is used.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from ..errors import UsageError
 from .base import Store, Waker
@@ -100,22 +101,33 @@ def store_timeout() -> float:
 
 
 def open_store(
-    url: str, *, create: bool = True, durable: bool = True, busy_budget: float | None = None
+    url: str,
+    *,
+    create: bool = True,
+    durable: bool = True,
+    busy_budget: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Store:
     """Open (creating and migrating on first use) the store at a resolved location.
 
     ``durable``: commit with a full sync (enqueues); workers pass False for cheaper commits.
     ``busy_budget``: how long one call may wait out a locked or unreachable store before it
     raises ``StoreUnavailable`` (default: ``store_timeout()``).
+    ``on_wait``: told once, in a sentence, when a call starts waiting for the store (locked,
+    or not answering), so that a person is not left looking at silence.
     """
     if busy_budget is None:
         busy_budget = store_timeout()
     if is_postgres(url):
         from .postgres import PostgresStore
 
-        return PostgresStore(url, create=create, durable=durable, busy_budget=busy_budget)
+        return PostgresStore(
+            url, create=create, durable=durable, busy_budget=busy_budget, on_wait=on_wait
+        )
     from .sqlite import SqliteStore
 
     if create and url == default_location():
         os.makedirs(os.path.dirname(url), mode=0o700, exist_ok=True)
-    return SqliteStore(url, create=create, durable=durable, busy_budget=busy_budget)
+    return SqliteStore(
+        url, create=create, durable=durable, busy_budget=busy_budget, on_wait=on_wait
+    )

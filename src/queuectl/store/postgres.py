@@ -357,8 +357,10 @@ class PostgresStore:
         create: bool = True,
         durable: bool = True,
         busy_budget: float = 30.0,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         target = parse_url(url)
+        self._on_wait = on_wait
         self.url = url
         self.location = target.location
         self.schema = target.schema
@@ -550,6 +552,12 @@ class PostgresStore:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise self._gave_up(exc) from None
+                if self._conn is None and self._on_wait is not None:
+                    self._on_wait(
+                        f"{self._cannot_reach(exc)}; retrying for up to {left:.0f}s"
+                        " (QUEUECTL_STORE_TIMEOUT)"
+                    )
+                    self._on_wait = None  # once is enough
                 time.sleep(min(left, delay * (0.5 + random.random())))
                 delay = min(delay * 2, RETRY_MAX_DELAY)
                 retried = True

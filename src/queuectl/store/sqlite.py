@@ -133,8 +133,10 @@ class SqliteStore:
         create: bool = True,
         durable: bool = True,
         busy_budget: float = 30.0,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
+        self._on_wait = on_wait
         self.url = path
         self.location = path
         self.busy_budget = busy_budget
@@ -297,6 +299,13 @@ class SqliteStore:
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise self._translate(exc) from None
+                if self._on_wait is not None:
+                    left = deadline - time.monotonic()
+                    self._on_wait(
+                        f"the store at {self.path} is locked by another process; waiting up to"
+                        f" {left:.0f}s (QUEUECTL_STORE_TIMEOUT)"
+                    )
+                    self._on_wait = None  # once is enough
             except sqlite3.IntegrityError:
                 raise  # a constraint the caller turns into a precise message
             except sqlite3.DatabaseError as exc:

@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..api import Queue
@@ -19,6 +20,7 @@ from ..store.sqlite import hostname
 from .supervisor import Supervisor
 
 DETACH_READY_TIMEOUT = 30.0
+TELL_AFTER = 1.0  # a stop that takes longer than this says what it is waiting for
 
 
 def pid_alive(pid: int) -> bool:
@@ -131,13 +133,21 @@ def _alive(worker: WorkerInfo, row: WorkerInfo | None, here: str, lease: float) 
     return row is not None and time.time() - row.heartbeat_at <= lease
 
 
-def stop_workers(queue: Queue, *, force: bool, timeout: float) -> StopReport:
+def stop_workers(
+    queue: Queue,
+    *,
+    force: bool,
+    timeout: float,
+    on_wait: Callable[[list[WorkerInfo]], None] | None = None,
+) -> StopReport:
     """Ask every worker of the store to stop, then wait until they are gone.
 
     Workers on this host get a signal (through their supervisor); every worker, wherever it
     runs, also finds the request in the store at its next heartbeat. A worker (and its
     supervisor) that is an ancestor of this process, because `worker stop` runs as one of
     its jobs, is asked too but not waited for: it cannot stop before this job ends.
+    ``on_wait`` is told once, after ``TELL_AFTER`` seconds, which workers are still running
+    (with their jobs).
     """
     here = hostname()
     lease = queue.config().lease_timeout
@@ -162,10 +172,16 @@ def stop_workers(queue: Queue, *, force: bool, timeout: float) -> StopReport:
             os.kill(pid, signum)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    told = on_wait is None
     while True:
         rows = {w.id: w for w in queue.store.list_workers()}
         remaining = [w for w in targets if _alive(w, rows.get(w.id), here, lease)]
+        if not told and remaining and time.monotonic() - started >= TELL_AFTER:
+            assert on_wait is not None
+            on_wait([rows.get(w.id, w) for w in remaining])
+            told = True
         supervisors = [p for p in signalled - mine if pid_alive(p)]
         if (not remaining and not supervisors) or time.monotonic() >= deadline:
             lost = [w for w in targets if w not in remaining and w.id in rows]

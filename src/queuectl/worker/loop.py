@@ -109,7 +109,7 @@ class Worker:
         parent_fd: int | None = None,
         ready_fd: int | None = None,
         report_job: Callable[[int], None] | None = None,
-        quiet: bool = False,
+        log: EventLog | None = None,
     ) -> None:
         self.url = url
         self.queues = queues
@@ -118,7 +118,7 @@ class Worker:
         self.ready_fd = ready_fd
         self.report_job = report_job or (lambda pgid: None)
         self.id = new_worker_id()
-        self.log = EventLog(f"worker={os.getpid()}", quiet=quiet)
+        self.log = log or EventLog(f"worker={os.getpid()}")
         self.stop = 0
         self.why = ""  # what made the worker stop, for its last log line
         self.orphaned = False

@@ -22,6 +22,7 @@ import os
 import select
 import signal
 import struct
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -66,12 +67,15 @@ class Supervisor:
     url: str
     count: int
     queues: tuple[str, ...] | None = None
-    quiet: bool = False
+    quiet: bool = False  # drop the routine per-job lines
+    json_log: bool = False  # JSON Lines instead of key=value lines
     notify_fd: int | None = None  # --detach: told "ok" once every worker is up
     log: EventLog = field(init=False)
 
     def __post_init__(self) -> None:
-        self.log = EventLog(f"supervisor={os.getpid()}", quiet=self.quiet)
+        # JSON Lines are the output a caller asked for (stdout); the text log is stderr.
+        fd = sys.stdout.fileno() if self.json_log else None
+        self.log = EventLog(f"supervisor={os.getpid()}", fd, quiet=self.quiet, json=self.json_log)
         self.stop = 0
         self._relayed = 0
         self._slots = [Slot(i) for i in range(self.count)]
@@ -103,13 +107,29 @@ class Supervisor:
             return
         self._relayed = self.stop
         signum = signal.SIGTERM if self.stop == 1 else signal.SIGUSR1
-        self.log("stopping", mode="graceful" if self.stop == 1 else "force")
+        running = sum(1 for slot in self._slots if slot.pid and self._job_of(slot))
+        self.log("stopping", mode="graceful" if self.stop == 1 else "force", running=running)
+        self._tell_person(running)
         for slot in self._slots:
             if slot.pid:
                 try:
                     os.kill(slot.pid, signum)
                 except ProcessLookupError:
                     pass
+
+    def _tell_person(self, running: int) -> None:
+        """Say on the terminal what a stop is waiting for (the log says it for programs)."""
+        if not running or not os.isatty(2):
+            return
+        jobs = f"{running} running job{'s' if running > 1 else ''}"
+        if self.stop == 1:
+            text = f"waiting for {jobs} to finish; Ctrl+C again to stop them now\n"
+        else:
+            text = f"stopping {jobs} now; they go back to the queue without spending an attempt\n"
+        try:
+            os.write(2, text.encode())
+        except OSError:
+            pass
 
     # --- workers ------------------------------------------------------------------------
 
@@ -134,7 +154,7 @@ class Supervisor:
                     parent_fd=death_r,
                     ready_fd=ready_w,
                     report_job=report,
-                    quiet=self.quiet,
+                    log=self.log.renamed(f"worker={os.getpid()}"),
                 ).run()
             finally:
                 os._exit(code)
