@@ -106,6 +106,11 @@ class Queue:
     def location(self) -> str:
         return self.store.location
 
+    @property
+    def created(self) -> bool:
+        """Whether opening this queue created its store (a new file, or a new schema)."""
+        return self.store.created
+
     def close(self) -> None:
         self.store.close()
 

@@ -34,7 +34,8 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
     ("retries not a number", ["enqueue", "true", "--max-retries", "abc"], None, 2),
     ("fractional priority", ["enqueue", "true", "--priority", "1.5"], None, 2),
     ("huge priority", ["enqueue", "true", "--priority", "99999999999999999999"], None, 2),
-    ("zero timeout", ["enqueue", "true", "--timeout", "0"], None, 2),
+    ("timeout not a duration", ["enqueue", "true", "--timeout", "5x"], None, 2),
+    ("timeout with a unit and a sign", ["enqueue", "true", "--timeout", "-5m"], None, 2),
     ("negative timeout", ["enqueue", "true", "--timeout", "-5"], None, 2),
     ("NaN timeout", ["enqueue", '{"command":"x","timeout":NaN}'], None, 2),
     ("id with a space", ["enqueue", "true", "--id", "bad id"], None, 2),
@@ -157,6 +158,10 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
         None,
         2,
     ),
+    ("sqlite URL with a host", ["--db", "sqlite://host/x.db", "list"], None, 2),
+    ("enqueue option misspelt after the command", ["enqueue", "echo", "--priorty", "2"], None, 2),
+    ("unknown enqueue option before the command", ["enqueue", "--bogus", "echo"], None, 2),
+    ("command words and --file", ["enqueue", "echo", "hi", "--file", "-"], "{}", 2),
 ]
 
 

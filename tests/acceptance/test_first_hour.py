@@ -4,10 +4,13 @@ people type."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +106,134 @@ def test_detached_json_prints_the_start_as_json(cli: Cli) -> None:
         assert started["workers"] == 1 and started["log"].endswith("-worker.log")
     finally:
         cli.ok("worker", "stop")
+
+
+# --- input people type ----------------------------------------------------------------
+
+
+def test_enqueue_takes_a_command_of_several_words(cli: Cli) -> None:
+    def command_of(*args: str) -> dict[str, object]:
+        doc: dict[str, object] = cli.ok("enqueue", "--json", *args).json()
+        return doc
+
+    assert command_of("echo", "hello", "world")["command"] == "echo hello world"
+    job = command_of("ls", "-la", "--priority", "3")
+    assert (job["command"], job["priority"]) == ("ls -la", 3)
+    job = command_of("--queue", "mail", "grep", "-q", "x", "file", "-e")
+    assert (job["command"], job["queue"]) == ("grep -q x file -e", "mail")
+    job = command_of("--priority", "2", "--", "printf", "%s", "--priority")
+    assert (job["command"], job["priority"]) == ("printf %s --priority", 2)
+    # The spellings of the README and the seeds keep their meaning.
+    job = command_of("echo 'Test Job'", "--max-retries", "3")
+    assert (job["command"], job["max_retries"]) == ("echo 'Test Job'", 3)
+    job = command_of('{"id":"j1","command":"sleep 2"}', "--priority", "5")
+    assert (job["id"], job["command"], job["priority"]) == ("j1", "sleep 2", 5)
+    typo = cli.run("enqueue", "echo", "hi", "--max-retry", "3")
+    assert typo.code == 2 and "did you mean --max-retries?" in typo.err
+
+
+def test_timeout_takes_durations_and_none(cli: Cli) -> None:
+    cli.ok("config", "set", "job_timeout", "30")
+
+    def timeout(*args: str) -> object:
+        return cli.json("enqueue", "true", *args)["timeout"]
+
+    assert timeout() == 30
+    assert timeout("--timeout", "5m") == 300
+    assert timeout("--timeout", "2.5") == 2.5
+    assert timeout("--timeout", "0") is None
+    assert timeout("--timeout", "none") is None
+
+
+def test_logs_dash_f_follows(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok("enqueue", "echo one; sleep 1; echo two", "--id", "chatty")
+    workers.append(cli.workers())
+    wait_for(lambda: cli.state("chatty") != "pending", what="the job to start")
+    assert cli.ok("logs", "-f", "chatty").out == "one\ntwo\n"
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+def test_sqlite_urls_follow_the_usual_convention(cli: Cli, tmp_path: Path) -> None:
+    here = cli.cwd
+    cli.ok("--db", "sqlite:///rel.db", "init")
+    assert (here / "rel.db").is_file()
+    absolute = tmp_path / "abs" / "q.db"
+    absolute.parent.mkdir()
+    cli.ok("--db", f"sqlite:///{absolute}", "init")  # i.e. sqlite:////tmp/.../q.db
+    assert absolute.is_file()
+    cli.ok("--db", "sqlite:nested.db", "init")
+    assert (here / "nested.db").is_file()
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+def test_a_relative_xdg_data_home_is_ignored(cli: Cli, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = dict(cli.env, HOME=str(home), XDG_DATA_HOME="relative/data")
+    env.pop("QUEUECTL_DB", None)
+    done = subprocess.run(
+        [QUEUECTL, "init"], env=env, cwd=cli.cwd, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    expected = home / ".local" / "share" / "queuectl" / "queuectl.db"
+    assert str(expected) in done.stdout and expected.is_file()
+    assert not (cli.cwd / "relative").exists()
+
+
+def test_a_command_that_creates_a_store_says_so(cli: Cli) -> None:
+    first = cli.run("list")
+    assert first.code == 0 and first.out == "No jobs.\n"
+    assert first.err.startswith("created a new empty store at ")
+    again = cli.ok("list")
+    assert again.err == ""
+    # A typo in --db, with show, status or init (which says it on stdout).
+    typo = str(cli.cwd / "typo.db")
+    missing = cli.run("--db", typo, "show", "nope")
+    assert missing.code == 1
+    assert missing.err.splitlines()[0] == f"created a new empty store at {typo}"
+    assert cli.ok("--db", typo, "status").err == ""
+    fresh = str(cli.cwd / "fresh.db")
+    assert cli.ok("--db", fresh, "init").out.startswith(f"created a new empty store at {fresh}")
+    assert cli.ok("--db", fresh, "init").out.startswith("store ready at ")
+
+
+# --- help -----------------------------------------------------------------------------
+
+
+def _commands(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _commands(sub, (*prefix, name))
+
+
+def test_every_subcommand_says_what_it_does() -> None:
+    from queuectl.cli import build_parser
+
+    commands = list(_commands(build_parser()))
+    assert len(commands) >= 15
+    for name, parser in commands:
+        assert parser.description, f"`queuectl {' '.join(name)} --help` does not say what it does"
+        for action in parser._actions:
+            if not action.option_strings and not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{action.dest} of `queuectl {' '.join(name)}` has no help"
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+def test_usage_errors_point_to_the_subcommand_help(cli: Cli) -> None:
+    for args, where in (
+        (["enqueue", "--bogus", "x"], "queuectl enqueue --help"),
+        (["dlq", "retry", "--bogus"], "queuectl dlq retry --help"),
+        (["worker", "stop", "--colour"], "queuectl worker stop --help"),
+        (["logs"], "queuectl logs --help"),
+        (["config", "set", "max_retries"], "queuectl config set --help"),
+    ):
+        result = cli.run(*args)
+        assert result.code == 2 and f"(see `{where}`)" in result.err, result
+    shown = cli.ok("config", "set", "--help").out
+    from queuectl.config import KEYS
+
+    assert all(key in shown for key in KEYS)
+    assert "positional arguments" in cli.ok("show", "--help").out

@@ -31,9 +31,23 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.register("action", "parsers", Commands)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subcommands whose own --help says what they do (the one-line help, as a sentence),
+    and which name themselves as the parser that reports a misplaced argument."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> Parser:
+        summary = kwargs.get("help")
+        if summary and "description" not in kwargs:
+            kwargs["description"] = summary[0].upper() + summary[1:].rstrip(".") + "."
+        parser: Parser = super().add_parser(name, **kwargs)
+        parser.set_defaults(leaf_parser=parser)
+        return parser
 
 
 def build_parser() -> Parser:
@@ -59,7 +73,11 @@ def build_parser() -> Parser:
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(jobs_cmd.command_words_last(list(argv)))
+    if extra:
+        # Reported by the subcommand that was given them, so that the hint is its --help.
+        leaf: argparse.ArgumentParser = getattr(args, "leaf_parser", parser)
+        leaf.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.version:
         from .. import __version__
 

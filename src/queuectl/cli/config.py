@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 from .. import config as cfg
@@ -20,19 +21,49 @@ def register(sub: Any) -> None:
     p = csub.add_parser("list", aliases=["show"], help="every setting, with its default")
     add_json(p)
     p.set_defaults(handler=config_list)
-    p = csub.add_parser("get", help="one value (every value without KEY)")
-    p.add_argument("key", nargs="?")
+    keys = _keys_help()
+    p = csub.add_parser(
+        "get",
+        help="one value (every value without KEY)",
+        epilog=keys,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("key", nargs="?", help="a setting (- or _ both work); see below")
     add_json(p)
     p.set_defaults(handler=config_get)
-    p = csub.add_parser("set", help="set KEY to VALUE")
-    p.add_argument("key")
-    p.add_argument("value")
+    p = csub.add_parser(
+        "set",
+        help="set KEY to VALUE",
+        description="Set KEY to VALUE for every worker and CLI of this store.\n"
+        "Jobs copy the job settings (max_retries, backoff_base, job_timeout) when enqueued.",
+        epilog=keys,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("key", help="a setting (- or _ both work); see below")
+    p.add_argument("value", help="a number in the range shown below")
     add_json(p)
     p.set_defaults(handler=config_set)
-    p = csub.add_parser("unset", help="back to the default")
-    p.add_argument("key")
+    p = csub.add_parser(
+        "unset",
+        help="back to the default",
+        epilog=keys,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("key", help="a setting (- or _ both work); see below")
     add_json(p)
     p.set_defaults(handler=config_unset)
+
+
+def _keys_help() -> str:
+    width = max(len(name) for name in cfg.KEYS)
+    lines = ["keys (default, range: meaning):"]
+    for key in cfg.KEYS.values():
+        default = cfg.format_value(key.default)
+        lines.append(f"  {key.name:<{width}}  {default}, {key.describe_range()}: {key.help}")
+    aliases = ", ".join(f"{alias} = {name}" for alias, (name, _) in cfg.ALIASES.items())
+    text = f"aliases: {aliases} (poll_interval_ms in milliseconds)"
+    lines.append(textwrap.fill(text, 88, subsequent_indent="  "))
+    return "\n".join(lines)
 
 
 def config_group(args: argparse.Namespace, ctx: Context) -> int:

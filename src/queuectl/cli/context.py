@@ -15,11 +15,16 @@ class Context:
         self.db = db
         self.json = json
         self._queue: Queue | None = None
+        # A store is created on first use (seed scripts rely on it), but a typo in --db or
+        # QUEUECTL_DB must not pass for an empty queue: every command that creates one says so.
+        self.announce_created = True
 
     def queue(self) -> Queue:
         """Open the store only once the input is known to be valid."""
         if self._queue is None:
             self._queue = Queue(self.db, on_wait=self.tell)
+            if self._queue.created and self.announce_created:
+                sys.stderr.write(f"created a new empty store at {self._queue.location}\n")
         return self._queue
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
     add_json(p)
     p.set_defaults(handler=dlq_list)
     p = dsub.add_parser("retry", help="back to pending with a fresh retry budget")
-    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("ids", nargs="*", metavar="ID", help="dead jobs to retry (all or none move)")
     p.add_argument("--all", action="store_true", help="every dead job")
     add_json(p)
     p.set_defaults(handler=dlq_retry)

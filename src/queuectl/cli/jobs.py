@@ -13,28 +13,46 @@ from ..spec import parse_spec_argument
 from ..timeutil import check_time, now, parse_duration, parse_iso, to_iso
 from .context import Context, add_json, non_negative_int, positive_int
 
+#: enqueue's options: (spellings, add_argument keywords). ``command_words_last`` reads it too.
+ENQUEUE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("--file", "-f"), dict(metavar="F", help="JSON object, array or JSON Lines; - is stdin")),
+    (("--id",), dict(help="job id (default: a random UUID)")),
+    (("--max-retries",), dict(metavar="N", help="retries after the first attempt")),
+    (
+        ("--timeout",),
+        dict(metavar="DURATION", help="kill it after 30, 2.5, 90s, 5m, 2h or 1d; 0 or none: never"),
+    ),
+    (("--priority",), dict(metavar="N", help="higher runs first (default 0)")),
+    (("--run-at",), dict(metavar="TIME", help="ISO 8601 time, e.g. 2030-01-31T09:00:00Z")),
+    (("--delay",), dict(metavar="DURATION", help="run after 30, 2.5, 90s, 5m, 2h or 1d")),
+    (("--queue", "-q"), dict(metavar="NAME", help="queue name (default: default)")),
+    (("--backoff-base",), dict(metavar="B", help="retry delay is B ** attempt seconds")),
+    (("--cwd",), dict(metavar="DIR", help="where the command runs (default: here)")),
+    (
+        ("--env", "-e"),
+        dict(action="append", metavar="KEY=VALUE", help="environment (repeatable)"),
+    ),
+    (("--json",), dict(action="store_true", help="print the new job (or jobs) as JSON")),
+]
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "enqueue",
         help="add a job: a shell command, a JSON spec, or --file",
-        description="Enqueue a shell command (or a JSON job spec starting with '{').",
+        description="Enqueue a shell command (several words are joined into one), a JSON job "
+        "spec (an argument starting with '{'), or the jobs of a file. Options may come before "
+        "or after the command; after its first word, short options such as -la belong to the "
+        "command, and everything after -- does.",
     )
-    p.add_argument("spec", nargs="?", metavar="COMMAND", help="shell command or JSON job spec")
-    p.add_argument("--file", "-f", metavar="F", help="JSON object, array or JSON Lines; - is stdin")
-    p.add_argument("--id", help="job id (default: a random UUID)")
-    p.add_argument("--max-retries", metavar="N", help="retries after the first attempt")
-    p.add_argument("--timeout", metavar="SECONDS", help="kill the command after this long")
-    p.add_argument("--priority", metavar="N", help="higher runs first (default 0)")
-    p.add_argument("--run-at", metavar="TIME", help="ISO 8601 time, e.g. 2030-01-31T09:00:00Z")
-    p.add_argument("--delay", metavar="DURATION", help="run after 30, 2.5, 90s, 5m, 2h or 1d")
-    p.add_argument("--queue", "-q", metavar="NAME", help="queue name (default: default)")
-    p.add_argument("--backoff-base", metavar="B", help="retry delay is B ** attempt seconds")
-    p.add_argument("--cwd", metavar="DIR", help="where the command runs (default: here)")
     p.add_argument(
-        "--env", "-e", action="append", metavar="KEY=VALUE", help="environment (repeatable)"
+        "spec",
+        nargs="*",
+        metavar="COMMAND",
+        help="the shell command (run as /bin/sh -c COMMAND), or a JSON job spec",
     )
-    add_json(p)
+    for flags, options in ENQUEUE_OPTIONS:
+        p.add_argument(*flags, **options)
     p.set_defaults(handler=enqueue)
 
     p = sub.add_parser("list", help="list jobs, newest first")
@@ -53,7 +71,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=list_jobs)
 
     p = sub.add_parser("show", help="one job with its attempt history")
-    p.add_argument("id")
+    p.add_argument("id", help="the job's id (as `enqueue` printed it, or --id)")
     p.add_argument(
         "--show-env", action="store_true", help="print the values of the job's env, not just names"
     )
@@ -61,9 +79,11 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=show)
 
     p = sub.add_parser("logs", help="the captured stdout/stderr of an attempt")
-    p.add_argument("id")
+    p.add_argument("id", help="the job's id")
     p.add_argument("--attempt", "-a", type=positive_int, help="attempt number (default: latest)")
-    p.add_argument("--follow", "-F", action="store_true", help="stream until the attempt ends")
+    p.add_argument(
+        "--follow", "-f", "-F", action="store_true", help="stream until the attempt ends"
+    )
     add_json(p)
     p.set_defaults(handler=logs)
 
@@ -73,7 +93,6 @@ def register(sub: Any) -> None:
 _OPTION_FIELDS = {
     "id": ("id", str),
     "max_retries": ("max_retries", int),
-    "timeout": ("timeout", float),
     "priority": ("priority", int),
     "queue": ("queue", str),
     "backoff_base": ("backoff_base", float),
@@ -102,6 +121,8 @@ def _options_spec(args: argparse.Namespace) -> dict[str, Any]:
             fields[name] = int(raw)
         else:
             fields[name] = number
+    if args.timeout is not None:
+        fields["timeout"] = _timeout(args.timeout)
     if args.run_at is not None and args.delay is not None:
         raise ValidationError("--run-at and --delay: give one or the other")
     if args.run_at is not None:
@@ -127,6 +148,93 @@ def _options_spec(args: argparse.Namespace) -> dict[str, Any]:
     return fields
 
 
+def _timeout(raw: str) -> float | None:
+    """``--timeout``: the ``--delay`` forms; ``0`` or ``none`` means no timeout (as the
+    config's ``job_timeout`` 0 does), also when the config sets one."""
+    if raw.strip().lower() == "none":
+        return None
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as exc:
+        raise ValidationError(f"--timeout: {exc}, or 0/none for no timeout") from None
+    return seconds or None
+
+
+def command_words_last(argv: list[str]) -> list[str]:
+    """Rewrite ``queuectl [global options] enqueue ...`` so that argparse sees the command's
+    words as positionals: ``enqueue ls -la`` and ``enqueue grep -q x f --priority 5``.
+
+    Before the command's first word every option is enqueue's; after it, only enqueue's long
+    options are (so ``enqueue "echo hi" --max-retries 3`` keeps working), and any other word
+    belongs to the command; after ``--`` every word does. A word that is nearly one of
+    enqueue's long options is refused rather than silently run as part of the command.
+    """
+    start = _command_index(argv)
+    if start is None or argv[start] != "enqueue":
+        return argv
+    takes_value = {
+        flag: options.get("action") not in ("store_true", "store_false")
+        for flags, options in ENQUEUE_OPTIONS
+        for flag in flags
+    }
+    longs = [flag for flag in takes_value if flag.startswith("--")]
+    head, words = list(argv[: start + 1]), []
+    rest = argv[start + 1 :]
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        i += 1
+        if token == "--":
+            words.extend(rest[i:])
+            break
+        name = token.split("=", 1)[0]
+        if words and not token.startswith("--"):
+            words.append(token)
+            continue
+        if not token.startswith("-") or token == "-":
+            words.append(token)
+            continue
+        flag = name if name in takes_value else token[:2] if not token.startswith("--") else ""
+        if flag not in takes_value:
+            if words:
+                _refuse_near_miss(name, longs)
+                words.append(token)
+            else:
+                head.append(token)  # argparse reports it, pointing to `enqueue --help`
+            continue
+        head.append(token)
+        attached = "=" in token or (not token.startswith("--") and len(token) > 2)
+        if takes_value[flag] and not attached and i < len(rest):
+            head.append(rest[i])
+            i += 1
+    return [*head, "--", *words] if words else head
+
+
+def _command_index(argv: list[str]) -> int | None:
+    """Where the subcommand is, past the global options (``--db`` takes a value)."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--db":
+            i += 2
+        elif token.startswith("-"):
+            i += 1
+        else:
+            return i
+    return None
+
+
+def _refuse_near_miss(word: str, options: list[str]) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.8)
+    if close:
+        raise UsageError(
+            f"{word}: not an option of enqueue (did you mean {close[0]}?); to pass it to the"
+            f" command, put the command after --: queuectl enqueue [options] -- COMMAND"
+        )
+
+
 def _read_file(name: str) -> str:
     try:
         if name == "-":
@@ -148,8 +256,9 @@ def _read_file(name: str) -> str:
 
 def enqueue(args: argparse.Namespace, ctx: Context) -> int:
     options = _options_spec(args)
+    spec = " ".join(args.spec) if args.spec else None
     if args.file is not None:
-        if args.spec is not None:
+        if spec is not None:
             raise UsageError("give a COMMAND or --file, not both")
         if options:
             raise UsageError("job options cannot be combined with --file; put them in the file")
@@ -160,16 +269,16 @@ def enqueue(args: argparse.Namespace, ctx: Context) -> int:
         else:
             sys.stdout.write("".join(j.id + "\n" for j in jobs))
         return 0
-    if args.spec is None:
+    if spec is None:
         raise UsageError("give the command to run, a JSON job spec, or --file")
-    if args.spec.lstrip().startswith("{"):
-        fields = dict(parse_spec_argument(args.spec))
+    if spec.lstrip().startswith("{"):
+        fields = dict(parse_spec_argument(spec))
         for name, value in options.items():
             if name in fields:
                 raise ValidationError(f"{name}: given both in the JSON spec and as an option")
             fields[name] = value
     else:
-        fields = {"command": args.spec, **options}
+        fields = {"command": spec, **options}
     job = ctx.queue().enqueue_many([fields])[0]
     if ctx.json:
         ctx.emit_json(job.to_dict())

@@ -26,12 +26,14 @@ def register(sub: Any) -> None:
 
 
 def init(args: argparse.Namespace, ctx: Context) -> int:
+    ctx.announce_created = False  # said on stdout instead
     q = ctx.queue()
     version = q.store.schema_version()
     if ctx.json:
-        ctx.emit_json({"db": q.location, "schema_version": version})
+        ctx.emit_json({"db": q.location, "schema_version": version, "created": q.created})
     else:
-        ctx.say(f"store ready at {q.location} (schema version {version})")
+        done = "created a new empty store" if q.created else "store ready"
+        ctx.say(f"{done} at {q.location} (schema version {version})")
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import QueuectlError, ValidationError
 from ..models import WorkerInfo
-from ..store import is_postgres
+from ..store import is_postgres, xdg_dir
 from .context import Context, add_json, positive_int, seconds
 
 
@@ -87,7 +87,7 @@ def _queues(raw: list[str] | None) -> tuple[str, ...] | None:
 
 def _default_log(url: str) -> str:
     if is_postgres(url):
-        state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+        state = xdg_dir("XDG_STATE_HOME", ".local/state")
         os.makedirs(os.path.join(state, "queuectl"), mode=0o700, exist_ok=True)
         return os.path.join(state, "queuectl", "worker.log")
     stem = os.path.splitext(url)[0]

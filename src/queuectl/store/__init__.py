@@ -25,11 +25,16 @@ __all__ = [
 PG_SCHEMES = ("postgresql://", "postgres://")
 
 
+def xdg_dir(variable: str, fallback: str) -> str:
+    """``$XDG_DATA_HOME`` and friends; as the XDG spec says, a relative path is ignored."""
+    value = os.environ.get(variable, "")
+    if os.path.isabs(value):
+        return value
+    return os.path.join(os.path.expanduser("~"), fallback)
+
+
 def default_location() -> str:
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share"
-    )
-    return os.path.join(data, "queuectl", "queuectl.db")
+    return os.path.join(xdg_dir("XDG_DATA_HOME", ".local/share"), "queuectl", "queuectl.db")
 
 
 def is_postgres(url: str) -> bool:
@@ -63,8 +68,8 @@ def without_password(url: str, mask: str | None = "***") -> str:
 def resolve(db: str | os.PathLike[str] | None) -> str:
     """The store a command uses: ``--db``, else ``QUEUECTL_DB``, else the default path.
 
-    SQLite paths come back absolute, so a detached worker that changes directory still
-    finds the same file.
+    SQLite paths come back absolute (relative ones are taken from the current directory),
+    so a detached worker that changes directory still finds the same file.
     """
     raw = os.fspath(db) if db is not None else os.environ.get("QUEUECTL_DB") or ""
     if not raw:
@@ -72,9 +77,16 @@ def resolve(db: str | os.PathLike[str] | None) -> str:
     if is_postgres(raw):
         return raw
     if raw.startswith("sqlite:"):
+        # The usual URL convention (SQLAlchemy's): sqlite:///queue.db is relative to the
+        # current directory, sqlite:////var/lib/queue.db absolute; sqlite:queue.db works too.
         raw = raw[len("sqlite:") :]
         if raw.startswith("//"):
-            raw = raw[2:]  # sqlite:///abs/path and sqlite:////abs/path both mean /abs/path
+            if not raw.startswith("///"):
+                raise UsageError(
+                    "a sqlite:// URL has no host: use sqlite:///relative/path.db or"
+                    " sqlite:////absolute/path.db"
+                )
+            raw = raw[3:]
         if not raw:
             raise UsageError("sqlite: URL without a path")
     elif "://" in raw:

@@ -205,6 +205,7 @@ class Waker(Protocol):
 class Store(Protocol):
     url: str  # how to open this store again (may hold a password: never print it)
     location: str  # where the store is, for people (a path, or a URL without password)
+    created: bool  # this handle created the store (it did not exist before)
 
     def close(self) -> None: ...
 

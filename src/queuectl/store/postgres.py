@@ -363,6 +363,7 @@ class PostgresStore:
         self._on_wait = on_wait
         self.url = url
         self.location = target.location
+        self.created = False
         self.schema = target.schema
         self.channel = channel_for(target.schema)
         self.busy_budget = busy_budget
@@ -431,6 +432,7 @@ class PostgresStore:
         version = _one(conn.execute(q["schema_version"]))[0]
         if version > len(migrations):
             raise self._too_new(version, len(migrations))
+        self.created = version == 0
         for number, name, text in migrations[version:]:
             conn.execute(text)  # several statements, no parameters: one simple query
             conn.execute(q["record_migration"], (number, name, time.time()))

@@ -139,6 +139,7 @@ class SqliteStore:
         self._on_wait = on_wait
         self.url = path
         self.location = path
+        self.created = False
         self.busy_budget = busy_budget
         self._q = _queries()
         self._inserts: dict[int, str] = {}  # multi-row INSERT statements by row count
@@ -168,6 +169,7 @@ class SqliteStore:
             try:
                 # Create it ourselves so that it is private from the first byte.
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                self.created = True
             except FileExistsError:
                 pass
             except OSError as exc:
