@@ -50,10 +50,15 @@ class Cli:
 
     @classmethod
     def fresh(cls, db: str, tmp_path: Path) -> Cli:
-        """A CLI on ``db``, run from a new work folder, with no QUEUECTL_* setting leaking in."""
+        """A CLI on ``db``, run from a new work folder, with no QUEUECTL_* setting (nor the
+        terminal size of whoever runs the tests) leaking in."""
         work = tmp_path / "work"
         work.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUECTL_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("QUEUECTL_") and k not in ("COLUMNS", "LINES")
+        }
         return cls(db, work, env)
 
     def run(

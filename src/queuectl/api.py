@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import config as cfg
@@ -212,20 +212,47 @@ class Queue:
         ready: bool = False,
     ) -> Jobs:
         """Jobs, newest first. ``ready``: only pending/failed jobs whose time has come."""
+        wanted, filters = self._filters(state, queue, limit, ready)
+        jobs = self.store.list_jobs(**filters)
+        return jobs if wanted is None else [j for j in jobs if j.state is wanted]
+
+    def iter_jobs(
+        self,
+        *,
+        state: State | str | None = None,
+        queue: str | None = None,
+        limit: int | None = 100,
+        ready: bool = False,
+    ) -> Generator[Job, None, None]:
+        """``list`` as a stream: the first jobs come at once, however many follow (the
+        store is read in chunks from one snapshot). Consume or ``close()`` it before the
+        next call."""
+        wanted, filters = self._filters(state, queue, limit, ready)
+        return self._stream(wanted, filters)
+
+    def _stream(self, wanted: State | None, filters: dict[str, Any]) -> Generator[Job, None, None]:
+        jobs = self.store.iter_jobs(**filters)
+        try:
+            yield from (jobs if wanted is None else (j for j in jobs if j.state is wanted))
+        finally:
+            jobs.close()  # the store's cursor, now rather than whenever it is collected
+
+    def _filters(
+        self, state: State | str | None, queue: str | None, limit: int | None, ready: bool
+    ) -> tuple[State | None, dict[str, Any]]:
+        """The store's filters for a listing, and the state to keep of a ``ready`` one."""
         st = parse_state(state) if isinstance(state, str) else state
         if ready and st not in (None, State.PENDING, State.FAILED):
             raise ValidationError(f"--ready lists pending and failed jobs, not {st}")
         if limit is not None and limit < 0:
             raise ValidationError(f"limit: must be >= 0, got {limit}")
-        jobs = self.store.list_jobs(
-            state=None if ready else st,
-            queue=queue,
-            ready_at=now() if ready else None,
-            limit=limit or None,
-        )
-        if ready and st is not None:
-            jobs = [j for j in jobs if j.state is st]
-        return jobs
+        filters = {
+            "state": None if ready else st,
+            "queue": queue,
+            "ready_at": now() if ready else None,
+            "limit": limit or None,
+        }
+        return (st if ready else None), filters
 
     def counts(self) -> dict[State, int]:
         return self.store.count_jobs()

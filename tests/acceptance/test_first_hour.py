@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import resource
 import signal
 import subprocess
 import time
@@ -237,3 +239,122 @@ def test_usage_errors_point_to_the_subcommand_help(cli: Cli) -> None:
 
     assert all(key in shown for key in KEYS)
     assert "positional arguments" in cli.ok("show", "--help").out
+
+
+# --- terminal output ------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+UUID = "0195a0e4-4a4f-7c3e-9b1d-2f6c8e7a5d31"
+LONG_COMMAND = "python3 manage.py rebuild-search-index --batch-size 500 --verbose --all-tenants"
+
+
+def _screen(cli: Cli, *args: str, columns: int) -> list[str]:
+    """The lines ``queuectl ARGS`` shows on a terminal ``columns`` wide (colours removed)."""
+    with cli.terminal(*args, columns=columns) as term:
+        assert term.wait(30) == 0, term.output
+    return ANSI.sub("", term.output).splitlines()
+
+
+def _fits(lines: list[str], columns: int) -> None:
+    too_wide = [line for line in lines if len(line) > columns]
+    assert not too_wide, f"wider than {columns} columns: {too_wide}"
+
+
+def test_list_fits_80_and_120_columns(cli: Cli) -> None:
+    cli.ok("enqueue", LONG_COMMAND, "--id", UUID, "--queue", "search", "--priority", "5")
+    cli.ok("enqueue", "echo short", "--id", "nightly-report")
+    narrow = _screen(cli, "list", columns=80)
+    _fits(narrow, 80)
+    assert narrow[0].split() == ["ID", "STATE", "ATTEMPTS", "COMMAND"]
+    row = next(line for line in narrow if line.startswith(UUID))  # the whole id, never cut
+    assert row.endswith("…") and "python3 manage.py" in row  # the command is cut instead
+    assert "PRI, QUEUE, WHEN left out to fit 80 columns" in "\n".join(narrow)
+    wide = _screen(cli, "list", columns=120)
+    _fits(wide, 120)
+    assert wide[0].split() == ["ID", "STATE", "ATTEMPTS", "PRI", "QUEUE", "COMMAND", "WHEN"]
+    assert any(line.startswith(UUID) and "search" in line for line in wide)
+    assert not any("left out" in line for line in wide)
+    # COLUMNS is honoured off a terminal too; without it, piped rows are whole.
+    cli.env.pop("COLUMNS", None)
+    piped = cli.ok("list").out
+    assert LONG_COMMAND in piped
+    cli.env["COLUMNS"] = "80"
+    _fits(cli.ok("list").out.splitlines(), 80)
+
+
+def test_worker_tables_fit_80_columns(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok("enqueue", "sleep 30", "--id", UUID)
+    w = cli.workers("--count", "2", "--queue", "default,reports,emails")
+    workers.append(w)
+    w.wait_ready(2)
+    wait_for(lambda: cli.state(UUID) == "processing", what="the job to start")
+    pids = [str(pid) for pid in w.worker_pids()]
+    for args in (["worker", "list"], ["status"]):
+        lines = _screen(cli, *args, columns=80)
+        _fits(lines, 80)
+        text = "\n".join(lines)
+        assert all(f" {pid} " in text or text.endswith(f" {pid}") for pid in pids), text
+        assert UUID in text  # the current job's whole id
+        worker_ids = [r["id"] for r in cli.json("worker", "list")]
+        assert all(worker_id in text for worker_id in worker_ids)
+    cli.ok("worker", "stop", "--force")
+
+
+def test_show_fits_80_columns_and_wraps_errors(cli: Cli, workers: list[Workers]) -> None:
+    cli.ok(
+        "enqueue",
+        "echo out; exit 3",
+        "--id",
+        UUID,
+        "--max-retries",
+        "0",
+        "--cwd",
+        "/tmp",
+    )
+    workers.append(cli.workers())
+    wait_for(lambda: cli.state(UUID) == "dead")
+    lines = _screen(cli, "show", UUID, columns=80)
+    _fits(lines, 80)
+    text = "\n".join(lines)
+    assert f"id            {UUID}" in text and "exit code 3" in text
+    worker_id = cli.job(UUID)["history"][0]["worker_id"]
+    assert worker_id in text
+
+
+def test_enqueue_file_on_a_terminal_prints_a_count(cli: Cli) -> None:
+    (cli.cwd / "jobs.jsonl").write_text(
+        "".join(f'{{"id":"b{i}","command":"true"}}\n' for i in range(3))
+    )
+    lines = _screen(cli, "enqueue", "--file", "jobs.jsonl", columns=120)
+    assert lines[-1].startswith("enqueued 3 jobs, b0 to b2; see them with `queuectl list")
+    (cli.cwd / "more.jsonl").write_text('{"command":"true"}\n{"command":"true"}\n')
+    piped = cli.ok("enqueue", "--file", "more.jsonl").out.splitlines()
+    assert len(piped) == 2 and all(len(line) == 36 for line in piped)  # ids, for scripts
+
+
+def test_the_showing_note_goes_to_stderr(cli: Cli) -> None:
+    cli.ok("enqueue", "--file", "-", input='{"command":"true"}\n' * 3)
+    listed = cli.ok("list", "--limit", "2")
+    assert "showing the newest 2" in listed.err and "showing" not in listed.out
+    assert len(listed.out.splitlines()) == 4  # header, rule, 2 rows
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+def test_list_of_100000_jobs_streams(cli: Cli) -> None:
+    lines = "".join(f'{{"command":"echo {i}"}}\n' for i in range(100_000))
+    (cli.cwd / "many.jsonl").write_text(lines)
+    cli.ok("enqueue", "--file", "many.jsonl")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with cli.terminal("list", "--limit", "0", columns=120) as term:
+        assert term.wait(120) == 0
+        ended = time.monotonic()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = ANSI.sub("", term.output)
+    assert output.count("\n") >= 100_002 and " echo 99999 " in output and " echo 0 " in output
+    # The first rows show at once: long before the end (wall clock, under any load)...
+    assert term.first_output_at is not None
+    first = term.first_output_at - term.started_at
+    assert first < 0.2 * (ended - term.started_at), (first, ended - term.started_at)
+    # ...and the whole listing costs a few seconds of CPU, not 45.
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert cpu < 5, cpu

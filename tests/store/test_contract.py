@@ -14,6 +14,7 @@ from queuectl.errors import Conflict, NotFound
 from queuectl.models import AttemptResult, Job, NewJob, Outcome, WorkerInfo
 from queuectl.states import State
 from queuectl.store import Store
+from queuectl.store.base import CHUNK, FIRST_CHUNK
 
 from ..pg import isolated_schema
 from .conftest import StoreFactory
@@ -290,6 +291,31 @@ def test_counts_and_listing(store: Store) -> None:
     assert [j.id for j in store.list_jobs(state=State.PROCESSING)] == [job.id]
     ready = store.list_jobs(ready_at=T0 + 1)
     assert job.id not in [j.id for j in ready] and len(ready) == 4
+
+
+def test_streamed_listing_is_the_listing(store: Store) -> None:
+    count = FIRST_CHUNK + CHUNK + 7  # across every chunk boundary
+    store.insert_jobs([new(f"j{i:05d}", queue="q2" if i % 3 else "default") for i in range(count)])
+    job = claim(store)
+    assert job is not None
+    for filters in (
+        {},
+        {"limit": 5},
+        {"limit": FIRST_CHUNK + 1},
+        {"queue": "q2"},
+        {"state": State.PROCESSING},
+        {"state": State.PENDING, "queue": "default", "limit": 3},
+        {"ready_at": T0 + 1},
+        {"ready_at": T0 + 1, "queue": "default"},
+    ):
+        listed = store.list_jobs(**filters)  # type: ignore[arg-type]
+        assert list(store.iter_jobs(**filters)) == listed, filters  # type: ignore[arg-type]
+    # A stream closed early lets the store go on at once.
+    stream = store.iter_jobs()
+    assert next(stream).id == f"j{count - 1:05d}"
+    stream.close()
+    store.insert_jobs([new("after")])
+    assert store.get_job("after") is not None
 
 
 def test_config_round_trip(store: Store) -> None:

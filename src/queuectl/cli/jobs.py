@@ -266,6 +266,12 @@ def enqueue(args: argparse.Namespace, ctx: Context) -> int:
         jobs = ctx.queue().enqueue_text(text)
         if ctx.json:
             ctx.emit_json([j.to_dict() for j in jobs])
+        elif len(jobs) > 1 and sys.stdout.isatty():
+            # 100,000 ids are no use on a screen; scripts that pipe the output still get them.
+            ctx.say(
+                f"enqueued {len(jobs)} jobs, {jobs[0].id} to {jobs[-1].id}; see them with"
+                f" `queuectl list --limit {len(jobs)}` (piped, this prints one id per line)"
+            )
         else:
             sys.stdout.write("".join(j.id + "\n" for j in jobs))
         return 0
@@ -301,13 +307,18 @@ def list_jobs(args: argparse.Namespace, ctx: Context) -> int:
             check_queue(args.queue)
         except ValueError as exc:
             raise ValidationError(f"--queue: {exc}") from None
-    jobs = ctx.queue().list(state=state, queue=args.queue, limit=args.limit, ready=args.ready)
+    q = ctx.queue()
     if ctx.json:
+        jobs = q.list(state=state, queue=args.queue, limit=args.limit, ready=args.ready)
         ctx.emit_json([j.to_dict() for j in jobs])
         return 0
     from . import render
 
-    render.jobs_table(jobs, limit=args.limit)
+    stream = q.iter_jobs(state=state, queue=args.queue, limit=args.limit, ready=args.ready)
+    try:
+        render.jobs_table(stream, limit=args.limit)
+    finally:
+        stream.close()  # also when the reader left early (`queuectl list | head`)
     return 0
 
 

@@ -14,7 +14,7 @@ suite runs against both. Rules every implementation keeps:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any, Protocol
 
 from ..models import (
@@ -64,6 +64,30 @@ def job_from_row(row: Sequence[Any]) -> Job:
         cwd=row[18],
         env=json.loads(row[19]) if row[19] else {},
     )
+
+
+def list_statement(
+    state: State | None, queue: str | None, ready_at: float | None, limit: object
+) -> tuple[str, tuple[object, ...]]:
+    """The named statement that lists jobs with these filters (one per combination, so that
+    each has a plan that uses its index), and its parameters; ``limit`` as the dialect says
+    "no limit" (SQLite -1, PostgreSQL NULL)."""
+    if ready_at is not None:
+        if queue is None:
+            return "list_jobs_ready", (ready_at, limit)
+        return "list_jobs_ready_queue", (ready_at, queue, limit)
+    if state is not None and queue is not None:
+        return "list_jobs_state_queue", (str(state), queue, limit)
+    if state is not None:
+        return "list_jobs_state", (str(state), limit)
+    if queue is not None:
+        return "list_jobs_queue", (queue, limit)
+    return "list_jobs", (limit,)
+
+
+#: Rows per fetch when jobs are streamed: small at first, so that the first line shows at once.
+FIRST_CHUNK = 100
+CHUNK = 2000
 
 
 def attempt_from_row(r: Sequence[Any]) -> Attempt:
@@ -234,6 +258,18 @@ class Store(Protocol):
         limit: int | None = None,
     ) -> list[Job]:
         """Newest first. ``ready_at``: only claimable jobs due at that time."""
+        ...
+
+    def iter_jobs(
+        self,
+        *,
+        state: State | None = None,
+        queue: str | None = None,
+        ready_at: float | None = None,
+        limit: int | None = None,
+    ) -> Generator[Job, None, None]:
+        """``list_jobs`` as a stream, read in chunks from one snapshot of the store: the first
+        jobs arrive at once however many follow. Consume it before other calls."""
         ...
 
     def count_jobs(self) -> dict[State, int]: ...

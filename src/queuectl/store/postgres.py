@@ -49,7 +49,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote
 
@@ -75,11 +75,14 @@ from ..models import (
 from ..states import State
 from . import without_password
 from .base import (
+    CHUNK,
+    FIRST_CHUNK,
     JOB_COLUMNS,
     attempt_end_values,
     attempt_from_row,
     groups_from_rows,
     job_from_row,
+    list_statement,
     minutes_from_rows,
     output_from_row,
     page_from_rows,
@@ -643,25 +646,32 @@ class PostgresStore:
         ready_at: float | None = None,
         limit: int | None = None,
     ) -> list[Job]:
-        # One statement per filter combination (as in SQLite), so each has a plan that
-        # uses its index. LIMIT NULL means no limit (SQLite's is any negative number).
-        lim = None if limit is None or limit < 0 else limit
-        args: tuple[object, ...]
-        if ready_at is not None:
-            if queue is None:
-                name, args = "list_jobs_ready", (ready_at, lim)
-            else:
-                name, args = "list_jobs_ready_queue", (ready_at, queue, lim)
-        elif state is not None and queue is not None:
-            name, args = "list_jobs_state_queue", (str(state), queue, lim)
-        elif state is not None:
-            name, args = "list_jobs_state", (str(state), lim)
-        elif queue is not None:
-            name, args = "list_jobs_queue", (queue, lim)
-        else:
-            name, args = "list_jobs", (lim,)
+        lim = None if limit is None or limit < 0 else limit  # LIMIT NULL: no limit
+        name, args = list_statement(state, queue, ready_at, lim)
         rows = self._run(lambda c, r: c.execute(self._q[name], args).fetchall(), write=False)
         return [job_from_row(r) for r in rows]
+
+    def iter_jobs(
+        self,
+        *,
+        state: State | None = None,
+        queue: str | None = None,
+        ready_at: float | None = None,
+        limit: int | None = None,
+    ) -> Generator[Job, None, None]:
+        lim = None if limit is None or limit < 0 else limit
+        name, args = list_statement(state, queue, ready_at, lim)
+        conn = self._run(lambda c, r: c, write=False)  # connected, riding out a restart
+        try:
+            # A server-side cursor, so that rows come over as they are read, not all first.
+            with conn.transaction(), conn.cursor(name="queuectl_list_jobs") as cursor:
+                cursor.execute(self._q[name], args)
+                size = FIRST_CHUNK
+                while rows := cursor.fetchmany(size):
+                    yield from map(job_from_row, rows)
+                    size = CHUNK
+        except psycopg.Error as exc:
+            raise self._translate(exc) from None
 
     def count_jobs(self) -> dict[State, int]:
         rows = self._run(lambda c, r: c.execute(self._q["count_jobs"]).fetchall(), write=False)

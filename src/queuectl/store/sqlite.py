@@ -19,7 +19,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TypeVar
 
 from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreLost, StoreUnavailable
@@ -38,11 +38,14 @@ from ..models import (
 )
 from ..states import State
 from .base import (
+    CHUNK,
+    FIRST_CHUNK,
     JOB_COLUMNS,
     attempt_end_values,
     attempt_from_row,
     groups_from_rows,
     job_from_row,
+    list_statement,
     minutes_from_rows,
     output_from_row,
     page_from_rows,
@@ -409,23 +412,30 @@ class SqliteStore:
         ready_at: float | None = None,
         limit: int | None = None,
     ) -> list[Job]:
-        lim = -1 if limit is None else limit
-        args: tuple[object, ...]
-        if ready_at is not None:
-            if queue is None:
-                name, args = "list_jobs_ready", (ready_at, lim)
-            else:
-                name, args = "list_jobs_ready_queue", (ready_at, queue, lim)
-        elif state is not None and queue is not None:
-            name, args = "list_jobs_state_queue", (str(state), queue, lim)
-        elif state is not None:
-            name, args = "list_jobs_state", (str(state), lim)
-        elif queue is not None:
-            name, args = "list_jobs_queue", (queue, lim)
-        else:
-            name, args = "list_jobs", (lim,)
+        name, args = list_statement(state, queue, ready_at, -1 if limit is None else limit)
         rows = self._read(lambda c: c.execute(self._q[name], args).fetchall())
         return [job_from_row(r) for r in rows]
+
+    def iter_jobs(
+        self,
+        *,
+        state: State | None = None,
+        queue: str | None = None,
+        ready_at: float | None = None,
+        limit: int | None = None,
+    ) -> Generator[Job, None, None]:
+        name, args = list_statement(state, queue, ready_at, -1 if limit is None else limit)
+        # A cursor stepped chunk by chunk: its statement holds one read snapshot throughout.
+        cursor = self._read(lambda c: c.execute(self._q[name], args))
+        try:
+            size = FIRST_CHUNK
+            while rows := cursor.fetchmany(size):
+                yield from map(job_from_row, rows)
+                size = CHUNK
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
+        finally:
+            cursor.close()
 
     def count_jobs(self) -> dict[State, int]:
         rows = self._read(lambda c: c.execute(self._q["count_jobs"]).fetchall())
