@@ -291,7 +291,7 @@ def test_worker_tables_fit_80_columns(cli: Cli, workers: list[Workers]) -> None:
     pids = [str(pid) for pid in w.worker_pids()]
     for args in (["worker", "list"], ["status"]):
         lines = _screen(cli, *args, columns=80)
-        _fits(lines, 80)
+        _fits([line for line in lines if not line.startswith("  Store: ")], 80)  # a path
         text = "\n".join(lines)
         assert all(f" {pid} " in text or text.endswith(f" {pid}") for pid in pids), text
         assert UUID in text  # the current job's whole id

@@ -94,7 +94,10 @@ JOB_COLUMNS = (
 def _job_row(job: Job, now: float) -> list[Cell]:
     if job.state in (State.PENDING, State.FAILED) and job.next_run_at is not None:
         wait = job.next_run_at - now
-        when = f"in {_age(wait)}" if wait > 0 else f"due {_age(-wait)} ago"
+        if wait > 0:
+            when = f"in {_age(wait)}"
+        else:
+            when = "due now" if wait > -1 else f"due {_age(-wait)} ago"
     else:
         when = f"{_age(now - job.updated_at)} ago"
     return [

@@ -184,6 +184,9 @@ def stop_workers(
             told = True
         supervisors = [p for p in signalled - mine if pid_alive(p)]
         if (not remaining and not supervisors) or time.monotonic() >= deadline:
+            # Read again: a worker unregisters before it exits, so one seen gone just after
+            # the read above would otherwise pass for lost.
+            rows = {w.id: w for w in queue.store.list_workers()}
             lost = [w for w in targets if w not in remaining and w.id in rows]
             if lost:
                 queue.store.forget_workers([w.id for w in lost])
