@@ -86,7 +86,7 @@ JOB_COLUMNS = (
     Column("ATTEMPTS", keep=60, right=True),
     Column("PRI", keep=20, right=True),
     Column("QUEUE", keep=30),
-    Column("COMMAND", keep=80, cut=12),
+    Column("COMMAND", keep=80, cut=20),
     Column("WHEN", keep=40),
 )
 
