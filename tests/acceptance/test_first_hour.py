@@ -102,12 +102,11 @@ def test_foreground_json_log_is_json_lines(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite"])
-def test_detached_json_prints_the_start_as_json(cli: Cli) -> None:
+def test_detached_json_prints_the_start_as_json(cli: Cli, supervisors: list[int]) -> None:
     started = cli.json("worker", "start", "--detach")
-    try:
-        assert started["workers"] == 1 and started["log"].endswith("-worker.log")
-    finally:
-        cli.ok("worker", "stop")
+    supervisors.append(started["pid"])
+    assert started["workers"] == 1 and started["log"].endswith("-worker.log")
+    cli.ok("worker", "stop")
 
 
 # --- input people type ----------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import QUEUECTL, Cli, Workers, wait_for
+from ..helpers import QUEUECTL, Cli, Workers, detached_pid, wait_for
 from ..pg import isolated_schema
 
 
@@ -53,7 +53,9 @@ def _with_password(url: str) -> tuple[str, str]:
 
 
 @pytest.mark.postgres
-def test_the_postgres_password_never_shows(tmp_path: Path, pg_base_url: str) -> None:
+def test_the_postgres_password_never_shows(
+    tmp_path: Path, pg_base_url: str, supervisors: list[int]
+) -> None:
     with isolated_schema(pg_base_url) as plain:
         url, password = _with_password(plain)
         cli = Cli.fresh(url, tmp_path)
@@ -76,6 +78,7 @@ def test_the_postgres_password_never_shows(tmp_path: Path, pg_base_url: str) -> 
         assert seen.startswith("QUEUECTL_DB=postgresql://") and password not in seen
         # Nor in the detached log file, nor in status, nor in an error.
         started = cli.ok("worker", "start", "--detach")
+        supervisors.append(detached_pid(started.out))
         log_file = Path(started.out.rsplit("log: ", 1)[1].strip())
         cli.ok("worker", "stop")
         assert "supervisor_started" in log_file.read_text()
