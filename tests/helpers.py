@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -275,6 +276,35 @@ class Workers:
 
 
 TABLES = ("jobs", "attempts", "workers", "config", "queuectl_migrations")
+
+
+@contextmanager
+def store_locked(url: str) -> Iterator[None]:
+    """Hold the store's write lock (SQLite) or an exclusive lock on its jobs table
+    (PostgreSQL, as an administrator's VACUUM FULL or ALTER TABLE would) until the block
+    ends: writes wait; on PostgreSQL, reads of the jobs table too."""
+    if url.startswith("postgresql://"):
+        import psycopg
+        from psycopg import sql
+
+        from queuectl.store.postgres import parse_url
+
+        target = parse_url(url)
+        with psycopg.connect(target.conninfo) as conn:  # one transaction, to the end
+            jobs = sql.Identifier(target.schema, "jobs")
+            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(jobs))
+            yield
+            conn.rollback()
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(url, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        yield
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def dump_store(url: str) -> list[str]:

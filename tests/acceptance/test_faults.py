@@ -224,24 +224,42 @@ def test_a_read_only_store_is_a_clear_error(cli: Cli, small_disk: Path) -> None:
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite"])
-@pytest.mark.parametrize("fault", ["deleted", "garbage"])
+@pytest.mark.parametrize(
+    "fault", ["deleted", "garbage", "truncated", "overwritten", "journal deleted"]
+)
 def test_a_store_swapped_under_the_workers_stops_them(
     cli: Cli, workers: list[Workers], fault: str
 ) -> None:
+    cli.ok("enqueue", "sleep 0.2", "--id", "first")
     w = cli.workers("--count", "2")
     workers.append(w)
     w.wait_ready(2)
+    wait_for(lambda: cli.state("first") == "completed", what="the first job")
     db = Path(cli.db)
     if fault == "deleted":
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-    else:
+    elif fault == "garbage":
         moved = db.with_name("moved.db")
         shutil.move(db, moved)
         db.write_bytes(os.urandom(8192))
+    elif fault == "truncated":
+        os.truncate(db, 0)  # in place: the same file, now empty
+    elif fault == "overwritten":
+        with open(db, "r+b") as f:
+            f.write(os.urandom(4096))
+    else:
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink()
+        # Acknowledged now, so they must survive whatever the workers do next.
+        for i in range(10):
+            cli.ok("enqueue", "true", "--id", f"after-{i}")
     assert w.wait(20) == 1  # the supervisor gives up, loudly, instead of draining a ghost
     log = w.log()
     assert "action=store_lost" in log and "Traceback" not in log
-    if fault == "garbage":
+    if fault in ("garbage", "overwritten"):
         result = cli.run("list")
         assert result.code == 1 and "not a queuectl store" in result.err
+    if fault == "journal deleted":
+        listed = {j["id"] for j in cli.json("list", "--limit", "0")}
+        assert {f"after-{i}" for i in range(10)} <= listed

@@ -3,6 +3,7 @@ say clearly when a path cannot be a store, keep the store private."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 from pathlib import Path
@@ -74,3 +75,20 @@ def test_the_default_store_and_its_directory_are_private(cli: Cli) -> None:
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / "queuectl.db").stat().st_mode) == 0o600
     assert cli.run("init", db=False).out.strip().startswith(f"store ready at {data}")
+
+
+def test_a_second_hard_link_is_refused_and_a_symlink_works(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("enqueue", "true", "--id", "mine")
+    other = tmp_path / "other-name.db"
+    os.link(cli.db, other)  # SQLite would keep a separate write-ahead log for each name
+    before = Path(cli.db).read_bytes()
+    for name in (cli.db, str(other)):
+        result = cli.run("--db", name, "enqueue", "true")
+        assert result.code == 1 and "has 2 hard links" in result.err, result
+        assert result.err.startswith("error: ") and len(result.err.splitlines()) == 1
+    assert Path(cli.db).read_bytes() == before
+    other.unlink()
+    alias = tmp_path / "alias.db"
+    alias.symlink_to(cli.db)
+    cli.ok("--db", str(alias), "enqueue", "true", "--id", "through-the-symlink")
+    assert [j["id"] for j in cli.json("list")] == ["through-the-symlink", "mine"]

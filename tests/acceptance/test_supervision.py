@@ -10,7 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-from ..helpers import QUEUECTL, Cli, Workers, alive, enqueue_long_first_run, wait_for
+import pytest
+
+from ..helpers import (
+    QUEUECTL,
+    Cli,
+    Workers,
+    alive,
+    enqueue_long_first_run,
+    store_locked,
+    wait_for,
+)
 
 
 def exits(w: Workers) -> list[str]:
@@ -68,6 +78,8 @@ def test_a_worker_stopped_alone_is_replaced(cli: Cli, workers: list[Workers]) ->
 CRASH_ONCE = """
 import sys
 from pathlib import Path
+
+import pytest
 from queuectl.worker import runner
 
 marker = Path(sys.argv[1])
@@ -121,3 +133,28 @@ def test_worker_stop_from_inside_a_job(cli: Cli, workers: list[Workers]) -> None
     assert "stopped 1 worker(s)" in text and "stops when it ends" in text
     assert text.endswith("exit=0\n")
     assert cli.state("stopper") == "completed"
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+def test_a_forced_stop_ends_a_worker_holding_a_result_it_cannot_record(
+    cli: Cli, workers: list[Workers]
+) -> None:
+    cli.ok("config", "set", "lease_timeout", "2")
+    cli.ok("enqueue", "sleep 2", "--id", "held")
+    w = cli.workers("--count", "1")
+    workers.append(w)
+    wait_for(lambda: "action=job_started" in w.log(), what="the job to start")
+    with store_locked(cli.db):
+        # The job ends; its result cannot be written.
+        wait_for(lambda: "action=job_completed" not in w.log(), what="the job to end")
+        wait_for(lambda: "action=store_unavailable" in w.log(), timeout=30, what="the outage")
+        w.signal(signal.SIGTERM)  # graceful: the worker keeps trying to record the result
+        wait_for(lambda: "mode=graceful" in w.log(), what="the graceful stop")
+        w.signal(signal.SIGTERM)  # the second one forces the stop
+        assert w.wait(15) == 0
+    assert "action=job_result_dropped" in w.log() and "forced stop" in w.log()
+    # The job was left to its lease: another worker recovers it and runs it again.
+    workers.append(cli.workers("--count", "1"))
+    wait_for(lambda: cli.state("held") == "completed", timeout=20, what="the recovery")
+    history = cli.job("held")["history"]
+    assert [a["error"] for a in history] == ["worker lost: its lease expired", None]

@@ -58,6 +58,7 @@ from .queries import load_migrations, load_queries
 T = TypeVar("T")
 
 APPLICATION_ID = 0x5143544C  # "QCTL" in the SQLite header marks a queuectl store
+MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 BUSY_TIMEOUT = 2.0  # SQLite's own wait for a lock, per attempt
 INSERT_BATCH = 200  # jobs per INSERT statement (13 values each; SQLite allows 32766)
 INSERT_VALUES = 13
@@ -148,9 +149,11 @@ class SqliteStore:
         self._inserts: dict[int, str] = {}  # multi-row INSERT statements by row count
         self._host = hostname()
         self._conn = self._connect(create)
+        self._header_fd = -1
         try:
             self._prepare(durable)
             self._identity = self._file_identity()
+            self._journal = self._journal_identity()
         except BaseException:
             self._conn.close()
             raise
@@ -182,12 +185,20 @@ class SqliteStore:
         elif not os.access(path, os.R_OK):
             raise StoreUnavailable(f"cannot read the store at {path}: permission denied")
         else:
-            mode = os.stat(path).st_mode
-            if mode & stat.S_IWOTH:
+            st = os.stat(path)
+            if st.st_mode & stat.S_IWOTH:
                 # Anyone who can write the store can make the workers run any command.
                 raise StoreError(
-                    f"the store at {path} is writable by every user (mode {mode & 0o777:o});"
-                    f" make it private with `chmod 600 {path}`"
+                    f"the store at {path} is writable by every user "
+                    f"(mode {st.st_mode & 0o777:o}); make it private with `chmod 600 {path}`"
+                )
+            if st.st_nlink > 1:
+                # SQLite names its write-ahead log after the name it was given: through two
+                # names, two logs, and each side's commits are lost to the other.
+                raise StoreError(
+                    f"the store at {path} has {st.st_nlink} hard links; SQLite keeps one "
+                    "write-ahead log per name, so writes through another name get lost. "
+                    "Keep a single name (a symbolic link is fine) and remove the others"
                 )
         try:
             return sqlite3.connect(
@@ -261,18 +272,55 @@ class SqliteStore:
         st = os.stat(self.path)
         return st.st_dev, st.st_ino
 
+    def _journal_identity(self) -> dict[str, tuple[int, int]]:
+        """The write-ahead log and its index, named after the store's real path, as this
+        open connection uses them (they exist from the first read until the last close)."""
+        base = os.path.realpath(self.path)
+        found: dict[str, tuple[int, int]] = {}
+        for name in (f"{base}-wal", f"{base}-shm"):
+            try:
+                st = os.stat(name)
+            except FileNotFoundError:
+                continue
+            found[name] = (st.st_dev, st.st_ino)
+        return found
+
     def verify(self) -> None:
-        # An open connection keeps writing to a deleted file's inode; without this check a
-        # worker would drain a ghost while new jobs go to a fresh file at the same path.
+        # An open connection keeps using a deleted file's inode. Without these checks a
+        # worker would drain a ghost while new jobs go to a fresh file at the same path; or,
+        # with its write-ahead log deleted, keep committing to a log nobody else reads, then
+        # checkpoint it over their work and delete the log that holds their enqueues.
+        path = self.path
         try:
             identity = self._file_identity()
         except FileNotFoundError:
-            raise StoreLost(f"the store at {self.path} was deleted") from None
+            raise StoreLost(f"the store at {path} was deleted") from None
         if identity != self._identity:
-            raise StoreLost(f"the store at {self.path} was replaced by another file")
+            raise StoreLost(f"the store at {path} was replaced by another file")
+        try:
+            if self._header_fd < 0:
+                # Opened once and closed only after the connection: closing any descriptor
+                # of the file drops every POSIX lock this process holds on it, SQLite's
+                # included, and another process could then checkpoint and delete the log.
+                self._header_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            header = os.pread(self._header_fd, len(MAGIC), 0)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read the store at {path}: {exc.strerror}") from None
+        if header != MAGIC:
+            raise StoreLost(f"the store at {path} was truncated or overwritten in place")
+        for name, known in self._journal.items():
+            try:
+                st = os.stat(name)
+            except FileNotFoundError:
+                raise StoreLost(f"the store's write-ahead log {name} was deleted") from None
+            if (st.st_dev, st.st_ino) != known:
+                raise StoreLost(f"the store's write-ahead log {name} was replaced")
 
     def close(self) -> None:
         self._conn.close()
+        if self._header_fd >= 0:
+            os.close(self._header_fd)
+            self._header_fd = -1
 
     # --- transactions -------------------------------------------------------------------
 

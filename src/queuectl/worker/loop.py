@@ -199,6 +199,13 @@ class Worker:
         if self._waker is not None:
             self._waker.close()
         if store is not None and not self.store_lost:
+            try:
+                store.verify()  # another worker may have found it lost first
+            except StoreLost as exc:
+                self._lose(exc)
+            except StoreError:
+                pass
+        if store is not None and not self.store_lost:
             if self._outage_since is None:  # not worth a wait while the store is failing
                 try:
                     store.unregister_worker(self.id)
