@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from ..helpers import (
     QUEUECTL,
     Cli,
@@ -78,8 +76,6 @@ def test_a_worker_stopped_alone_is_replaced(cli: Cli, workers: list[Workers]) ->
 CRASH_ONCE = """
 import sys
 from pathlib import Path
-
-import pytest
 from queuectl.worker import runner
 
 marker = Path(sys.argv[1])
@@ -135,7 +131,6 @@ def test_worker_stop_from_inside_a_job(cli: Cli, workers: list[Workers]) -> None
     assert cli.state("stopper") == "completed"
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"])
 def test_a_forced_stop_ends_a_worker_holding_a_result_it_cannot_record(
     cli: Cli, workers: list[Workers]
 ) -> None:

@@ -16,6 +16,7 @@ from queuectl.states import State
 from queuectl.store import Store
 from queuectl.store.base import CHUNK, FIRST_CHUNK
 
+from ..helpers import store_locked
 from ..pg import isolated_schema
 from .conftest import StoreFactory
 
@@ -139,7 +140,7 @@ def test_claim_marks_processing_and_starts_the_attempt(store: Store) -> None:
     job = claim(store)
     assert job is not None
     assert (job.state, job.attempts, job.runs, job.worker_id) == (State.PROCESSING, 1, 1, "w1")
-    assert job.lease_expires_at == T0 + 31
+    assert job.lease_expires_at is not None and T0 + 31 <= job.lease_expires_at < T0 + 32
     (attempt,) = store.attempts("a")
     assert (attempt.attempt, attempt.worker_id, attempt.finished_at) == (1, "w1", None)
     (w,) = store.list_workers()
@@ -217,6 +218,50 @@ def test_heartbeat_extends_the_lease(store: Store) -> None:
     assert store.heartbeat("w1", job, T0 + 20, T0 + 60, 0) == (0, True)
     assert store.expired(T0 + 40) == []
     assert [j.id for j in store.expired(T0 + 61)] == ["a"]
+
+
+def test_a_recovery_is_fenced_by_the_lease_it_found_expired(store: Store) -> None:
+    store.register_worker(worker_info("w1"))
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    (found,) = store.expired(T0 + 40)
+    # Its holder renews the lease (a late heartbeat) before the recovery is written.
+    assert store.heartbeat("w1", job, T0 + 40, T0 + 70, 0) == (0, True)
+    lost = result(ok=False, at=T0 + 40, exit_code=None, error="worker lost")
+    assert not store.recover(found, lost, Outcome(State.FAILED, T0 + 42))
+    current = store.get_job("a")
+    assert current is not None and (current.state, current.worker_id) == (State.PROCESSING, "w1")
+    (again,) = store.expired(T0 + 80)
+    assert store.recover(again, lost, Outcome(State.FAILED, T0 + 82))
+    current = store.get_job("a")
+    assert current is not None and current.state is State.FAILED
+    assert [a.error for a in store.attempts("a")] == ["worker lost"]
+
+
+def _locked_for(url: str, seconds: float, locked: threading.Event) -> None:
+    with store_locked(url):
+        locked.set()
+        time.sleep(seconds)  # the lock held, by another session, for this long
+
+
+def test_a_lease_counts_from_when_it_is_written(store: Store, db_url: str) -> None:
+    """A heartbeat that waits behind a lock writes a lease that starts when it lands."""
+    store.register_worker(worker_info("w1"))
+    store.insert_jobs([new("a")])
+    job = claim(store)
+    assert job is not None
+    locked = threading.Event()
+    holder = threading.Thread(target=_locked_for, args=(db_url, 1.5, locked))
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert store.heartbeat("w1", job, T0 + 20, T0 + 50, 0) == (0, True)
+    finally:
+        holder.join()
+    current = store.get_job("a")
+    assert current is not None and current.lease_expires_at is not None
+    assert T0 + 51.4 <= current.lease_expires_at < T0 + 60
 
 
 def test_release_gives_the_attempt_back(store: Store) -> None:

@@ -187,7 +187,7 @@ class Lifecycle(RuleBasedStateMachine):
             assert job.lease_expires_at is not None and job.lease_expires_at < self.now
             result = AttemptResult(None, "worker lost", False, job.updated_at, self.now)
             outcome = outcome_for(job, result, self.config)
-            assert self.store.finish(job, result, outcome)
+            assert self.store.recover(job, result, outcome)
             self.expected[job.id] = outcome.state
             self.stale.append(self.held.pop(job.id))
         if self.stale:

@@ -14,6 +14,7 @@ suite runs against both. Rules every implementation keeps:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Generator, Sequence
 from typing import Any, Protocol
 
@@ -38,6 +39,30 @@ JOB_COLUMNS = (
     " run_at, next_run_at, created_at, updated_at, exit_code, last_error, worker_id,"
     " lease_expires_at, cwd, env"
 )
+
+
+def lease_at_write(lease_until: float, asked_at: float) -> float:
+    """A lease that counts from when it is written rather than from when it was asked for:
+    ``lease_until`` moved on by the time the call spent waiting (``asked_at`` is its
+    ``time.monotonic()``). A heartbeat held up behind a lock for longer than the lease must
+    not write a lease that has already run out, for another worker to recover a live job.
+    (PostgreSQL adds the wait inside the transaction, which only the server sees.)"""
+    return lease_until + (time.monotonic() - asked_at)
+
+
+def finish_job_args(job: Job, r: AttemptResult, outcome: Outcome) -> tuple[Any, ...]:
+    """The parameters of the ``finish_job`` and ``recover_job`` statements, in order (the
+    latter adds the lease it found expired)."""
+    return (
+        str(outcome.state),
+        outcome.next_run_at,
+        r.exit_code,
+        r.error,
+        r.finished_at,
+        job.id,
+        job.worker_id,
+        job.runs,
+    )
 
 
 def job_from_row(row: Sequence[Any]) -> Job:
@@ -378,6 +403,11 @@ class Store(Protocol):
         """Record the end of the attempt ``job.runs`` and move the job to ``outcome``."""
         ...
 
+    def recover(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
+        """``finish`` for a job found by ``expired``, fenced also by the lease it had then:
+        if its holder renewed the lease since (a late heartbeat), nothing changes."""
+        ...
+
     def finish_and_claim(
         self,
         job: Job,
@@ -401,7 +431,8 @@ class Store(Protocol):
         ...
 
     def expired(self, now: float, limit: int = 100) -> list[Job]:
-        """Processing jobs whose lease ran out (their worker is presumed dead)."""
+        """Processing jobs whose lease ran out (their worker is presumed dead); hand them
+        to ``recover``."""
         ...
 
     def next_due(self, queues: Sequence[str] | None) -> float | None:

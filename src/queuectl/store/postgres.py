@@ -22,12 +22,14 @@ safety net for any wake-up missed while that connection was down.
 
 Resilience: each method is one transaction, retried whole on a dropped connection, a
 restarting server, a deadlock or a serialization failure, reconnecting with backoff for up
-to ``busy_budget`` seconds before ``StoreUnavailable``. A commit whose acknowledgement was
-lost may have happened, so the retry of a call that is not naturally idempotent first
-checks for its own earlier effect: ``finish`` for its attempt ending exactly as reported,
-``release`` for its attempt row gone, ``insert_jobs`` for its whole batch present as
-written, ``claim`` for the job it took at that instant, ``revive`` for the jobs it revived
-at that instant. None of them is ever applied twice.
+to ``busy_budget`` seconds before ``StoreUnavailable``. No wait is unbounded: each
+connection sets ``lock_timeout``, ``statement_timeout`` and
+``idle_in_transaction_session_timeout`` from that budget (see ``_session_settings``).
+A commit whose acknowledgement was lost may have happened, so the retry of a call that is
+not naturally idempotent first checks for its own earlier effect: ``finish`` for its
+attempt ending exactly as reported, ``release`` for its attempt row gone, ``insert_jobs``
+for its whole batch present as written, ``claim`` for the job it took at that instant,
+``revive`` for the jobs it revived at that instant. None of them is ever applied twice.
 
 Durability: every commit is synchronous, workers' included (``durable`` changes nothing
 here). Almost every worker transaction claims a job, and a claim forgotten by a crashed
@@ -80,8 +82,10 @@ from .base import (
     JOB_COLUMNS,
     attempt_end_values,
     attempt_from_row,
+    finish_job_args,
     groups_from_rows,
     job_from_row,
+    lease_at_write,
     list_statement,
     minutes_from_rows,
     output_from_row,
@@ -106,6 +110,7 @@ RETRY_FIRST_DELAY = 0.02
 RETRY_MAX_DELAY = 1.0
 WAKER_MAX_DELAY = 5.0  # between reconnection attempts of an idle worker's waker
 WAKER_CONNECT_TIMEOUT = 2.0  # a waker reconnects from the worker's idle loop: keep it short
+STATEMENT_TIMEOUT_MIN_MS = 30_000  # a running statement's bound: at least this, or 2x budget
 
 # Errors after which running the whole transaction again can succeed: serialization
 # failure, deadlock, lock not available, too many connections, server shutting down or
@@ -484,12 +489,27 @@ class PostgresStore:
         self._conn = None
         conn = self._open(deadline)
         try:
-            conn.execute(self._sql("set_search_path", schema=self.schema))
+            conn.execute(self._q["session_settings"], self._session_settings(conn))
         except BaseException:
             conn.close()
             raise
         self._conn = conn
         return conn
+
+    def _session_settings(self, conn: Conn) -> dict[str, str]:
+        """Waits bounded by this store's budget (``QUEUECTL_STORE_TIMEOUT`` for the CLI).
+
+        A lock wait may take the whole budget; a statement that is running, not waiting,
+        gets more room (a large batch insert), but not forever; a transaction left idle
+        (its process frozen or stuck) is ended by the server, which releases its locks.
+        """
+        budget_ms = max(1000, round(self.busy_budget * 1000))
+        return {
+            "search_path": sql.Identifier(self.schema).as_string(conn),
+            "lock_timeout": f"{budget_ms}ms",
+            "statement_timeout": f"{max(2 * budget_ms, STATEMENT_TIMEOUT_MIN_MS)}ms",
+            "idle_timeout": f"{budget_ms}ms",
+        }
 
     def _cannot_reach(self, exc: BaseException) -> str:
         return f"cannot reach PostgreSQL at {self._target.where}: {self._text(exc)}"
@@ -517,11 +537,20 @@ class PostgresStore:
             return StoreUnavailable(f"PostgreSQL at {where} is read-only (a standby?): {text}")
         if state == "53100":
             return StoreUnavailable(f"cannot write to PostgreSQL at {where}: the disk is full")
+        if state == "57014":
+            return StoreUnavailable(
+                f"PostgreSQL at {where} did not answer in time (statement timeout); try again"
+            )
         return StoreUnavailable(f"PostgreSQL error at {where}: {text}")
 
     def _gave_up(self, exc: psycopg.Error) -> StoreUnavailable:
         state = exc.sqlstate or ""
-        if state.startswith("40") or state == "55P03":
+        if state == "55P03":
+            return StoreUnavailable(
+                f"PostgreSQL at {self._target.where} kept the store's tables locked for over "
+                f"{self.busy_budget:g}s (another session holds a lock); try again"
+            )
+        if state.startswith("40"):
             return StoreUnavailable(
                 f"PostgreSQL at {self._target.where} kept aborting the transaction for over "
                 f"{self.busy_budget:g}s ({self._text(exc)}); try again"
@@ -818,12 +847,14 @@ class PostgresStore:
         self, worker_id: str, job: Job | None, now: float, lease_until: float, jobs_done: int
     ) -> tuple[int | None, bool]:
         q = self._q
+        asked_at = time.monotonic()
 
         def run(conn: Conn, retried: bool) -> tuple[int | None, bool]:
             # The job row before the worker row: the order every write locks them in.
             holds = True
             if job is not None:
-                cur = conn.execute(q["extend_lease"], (lease_until, job.id, worker_id, job.runs))
+                lease = lease_at_write(lease_until, asked_at)
+                cur = conn.execute(q["extend_lease"], (lease, job.id, worker_id, job.runs))
                 holds = cur.rowcount == 1
             row = conn.execute(q["heartbeat_worker"], (now, jobs_done, worker_id)).fetchone()
             return (int(row[0]) if row else None), holds
@@ -849,11 +880,13 @@ class PostgresStore:
     ) -> Job | None:
         params = _claim_params(worker_id, queues, now, lease_until)
         name = "claim_and_start" if queues is None else "claim_and_start_queues"
+        asked_at = time.monotonic()
 
         def run(conn: Conn, retried: bool) -> Job | None:
+            params["lease"] = lease = lease_at_write(lease_until, asked_at)
             if retried:  # the careful path, which recognises an earlier try's effect
                 with conn.transaction():
-                    return self._claim(conn, True, worker_id, queues, now, lease_until)
+                    return self._claim(conn, True, worker_id, queues, now, lease)
             row = conn.execute(self._q[name], params).fetchone()  # one round trip
             return job_from_row(row) if row else None
 
@@ -866,7 +899,7 @@ class PostgresStore:
         worker_id: str,
         queues: Sequence[str] | None,
         now: float,
-        lease_until: float,
+        lease: float,
     ) -> Job | None:
         q = self._q
         if retried:
@@ -875,7 +908,7 @@ class PostgresStore:
             row = conn.execute(q["claimed_by_call"], (worker_id, now)).fetchone()
             if row is not None:
                 return job_from_row(row)
-        params = _claim_params(worker_id, queues, now, lease_until)
+        params = _claim_params(worker_id, queues, now, lease)
         row = conn.execute(q["claim" if queues is None else "claim_queues"], params).fetchone()
         if row is None:
             return None
@@ -931,12 +964,14 @@ class PostgresStore:
             runs=job.runs,
         )
         name = "finish_and_claim" if queues is None else "finish_and_claim_queues"
+        asked_at = time.monotonic()
 
         def run(conn: Conn, retried: bool) -> tuple[bool, Job | None]:
+            params["lease"] = lease = lease_at_write(lease_until, asked_at)
             if retried:  # the careful path, which recognises an earlier try's effect
                 with conn.transaction():
                     done = self._finish(conn, True, job, result, outcome)
-                    claimed = self._claim(conn, True, worker_id, queues, now, lease_until)
+                    claimed = self._claim(conn, True, worker_id, queues, now, lease)
             else:
                 row = _one(conn.execute(self._q[name], params))  # one round trip
                 done = bool(row[0])
@@ -946,23 +981,29 @@ class PostgresStore:
 
         return self._run(run, write=False)
 
+    def recover(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
+        def run(conn: Conn, retried: bool) -> bool:
+            done = self._finish(conn, retried, job, result, outcome, recovery=True)
+            self._notify_if_retrying(conn, done, outcome)
+            return done
+
+        return self._run(run)
+
     def _finish(
-        self, conn: Conn, retried: bool, job: Job, r: AttemptResult, outcome: Outcome
+        self,
+        conn: Conn,
+        retried: bool,
+        job: Job,
+        r: AttemptResult,
+        outcome: Outcome,
+        recovery: bool = False,
     ) -> bool:
         q = self._q
-        cur = conn.execute(
-            q["finish_job"],
-            (
-                str(outcome.state),
-                outcome.next_run_at,
-                r.exit_code,
-                r.error,
-                r.finished_at,
-                job.id,
-                job.worker_id,
-                job.runs,
-            ),
-        )
+        args = finish_job_args(job, r, outcome)
+        if recovery:
+            cur = conn.execute(q["recover_job"], (*args, job.lease_expires_at))
+        else:
+            cur = conn.execute(q["finish_job"], args)
         if cur.rowcount != 1:
             if not retried:
                 return False  # fenced off: the lease was lost and the job moved on

@@ -43,8 +43,10 @@ from .base import (
     JOB_COLUMNS,
     attempt_end_values,
     attempt_from_row,
+    finish_job_args,
     groups_from_rows,
     job_from_row,
+    lease_at_write,
     list_statement,
     minutes_from_rows,
     output_from_row,
@@ -614,12 +616,14 @@ class SqliteStore:
         self, worker_id: str, job: Job | None, now: float, lease_until: float, jobs_done: int
     ) -> tuple[int | None, bool]:
         q = self._q
+        asked_at = time.monotonic()
 
         def run(conn: sqlite3.Connection) -> tuple[int | None, bool]:
             row = conn.execute(q["heartbeat_worker"], (now, jobs_done, worker_id)).fetchall()
             holds = True
             if job is not None:
-                cur = conn.execute(q["extend_lease"], (lease_until, job.id, worker_id, job.runs))
+                lease = lease_at_write(lease_until, asked_at)
+                cur = conn.execute(q["extend_lease"], (lease, job.id, worker_id, job.runs))
                 holds = cur.rowcount == 1
             return (int(row[0][0]) if row else None), holds
 
@@ -646,7 +650,12 @@ class SqliteStore:
     def claim(
         self, worker_id: str, queues: Sequence[str] | None, now: float, lease_until: float
     ) -> Job | None:
-        return self._write(lambda conn: self._claim(conn, worker_id, queues, now, lease_until))
+        asked_at = time.monotonic()
+        return self._write(
+            lambda conn: self._claim(
+                conn, worker_id, queues, now, lease_at_write(lease_until, asked_at)
+            )
+        )
 
     def _claim(
         self,
@@ -702,31 +711,36 @@ class SqliteStore:
         now: float,
         lease_until: float,
     ) -> tuple[bool, Job | None]:
+        asked_at = time.monotonic()
+
         def run(conn: sqlite3.Connection) -> tuple[bool, Job | None]:
             done = self._finish(conn, job, result, outcome)
-            return done, self._claim(conn, worker_id, queues, now, lease_until)
+            lease = lease_at_write(lease_until, asked_at)
+            return done, self._claim(conn, worker_id, queues, now, lease)
 
         done, claimed = self._write(run)
         self._wake_if_retrying(done, outcome)
         return done, claimed
 
+    def recover(self, job: Job, result: AttemptResult, outcome: Outcome) -> bool:
+        done = self._write(lambda conn: self._finish(conn, job, result, outcome, recovery=True))
+        self._wake_if_retrying(done, outcome)
+        return done
+
     def _finish(
-        self, conn: sqlite3.Connection, job: Job, r: AttemptResult, outcome: Outcome
+        self,
+        conn: sqlite3.Connection,
+        job: Job,
+        r: AttemptResult,
+        outcome: Outcome,
+        recovery: bool = False,
     ) -> bool:
         q = self._q
-        cur = conn.execute(
-            q["finish_job"],
-            (
-                str(outcome.state),
-                outcome.next_run_at,
-                r.exit_code,
-                r.error,
-                r.finished_at,
-                job.id,
-                job.worker_id,
-                job.runs,
-            ),
-        )
+        args = finish_job_args(job, r, outcome)
+        if recovery:
+            cur = conn.execute(q["recover_job"], (*args, job.lease_expires_at))
+        else:
+            cur = conn.execute(q["finish_job"], args)
         if cur.rowcount != 1:
             return False  # fenced off: the lease was lost and the job moved on
         conn.execute(q["finish_attempt"], attempt_end_values(job, r))

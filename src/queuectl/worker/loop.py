@@ -48,9 +48,10 @@ EXIT_STORE_LOST = 5
 EXIT_STOP_REQUESTED = 6  # by `worker stop`, through the store
 
 RECOVERY_EVERY = 1.0  # seconds between scans for expired leases
-# After the store was unreachable, every lease may look expired although its worker is
-# alive and holds a result to record: leave them this long to speak up first.
+# How long a lease must be seen expired, without a break in the watching, before its job is
+# recovered (or the lease timeout, when shorter): see Recovery.
 RECOVERY_GRACE = 5.0
+PROMPT = 1.0  # a store call slower than this had to wait (for a lock, say)
 # A store call gives up after this long, so that an outage shows in the log within seconds;
 # the worker then keeps retrying on its own (see _persist) until the store is back.
 STORE_PATIENCE = 5.0
@@ -74,11 +75,68 @@ def outcome_for(job: Job, result: AttemptResult, config: Config) -> Outcome:
     return Outcome(State.DEAD, None)
 
 
-def recover_expired(store: Store, config: Config, log: EventLog) -> int:
-    """Fail the attempts of jobs whose worker stopped renewing its lease."""
-    now = time.time()
-    recovered = 0
-    for job in store.expired(now):
+def heartbeat_every(lease_timeout: float) -> float:
+    return max(0.05, min(lease_timeout / 3, 2.0))
+
+
+def recovery_every(lease_timeout: float) -> float:
+    return min(RECOVERY_EVERY, lease_timeout / 4)
+
+
+class Recovery:
+    """Recovers the jobs of workers that stopped renewing their leases, and only those.
+
+    An expired lease is not proof enough: after a lock on the store or an outage, every
+    lease may look expired while its worker is alive and about to renew it. So a job is
+    recovered only once this worker has watched its lease stay expired, unchanged, for a
+    grace period (``RECOVERY_GRACE``, or the lease timeout when shorter, which is always
+    longer than a heartbeat interval) of uninterrupted watching: scans close together, each
+    answered promptly. A scan that had to wait, a store call that failed, or a gap in the
+    watching (a long job, a frozen worker) starts the count again, since the lease's holder
+    may have been held up just the same. The recovery itself is fenced by the lease value
+    seen, so a heartbeat that lands in between still wins.
+    """
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self._first_seen: dict[tuple[str, int, float | None], float] = {}
+        self._last_scan = float("-inf")
+
+    def forget(self) -> None:
+        """Trust nothing seen so far (the store failed, or made us wait)."""
+        self._first_seen.clear()
+
+    def waited(self, seconds: float) -> None:
+        """A store call of this worker took ``seconds``."""
+        if seconds > PROMPT:
+            self.forget()
+
+    def scan(self, store: Store, config: Config) -> int:
+        grace = min(RECOVERY_GRACE, config.lease_timeout)
+        started = time.monotonic()
+        if started - self._last_scan > recovery_every(config.lease_timeout) + PROMPT:
+            self.forget()  # not watching for a while: whatever was seen may have changed
+        now = time.time()
+        jobs = store.expired(now)
+        self._last_scan = time.monotonic()
+        if self._last_scan - started > PROMPT:
+            self.forget()
+            return 0
+        seen: dict[tuple[str, int, float | None], float] = {}
+        recovered = 0
+        for job in jobs:
+            key = (job.id, job.runs, job.lease_expires_at)
+            first = self._first_seen.get(key, started)
+            if started - first < grace:
+                seen[key] = first
+            elif self._recover(store, config, job, now):
+                recovered += 1
+            else:
+                seen[key] = time.monotonic()  # renewed or busy meanwhile: watch again
+        self._first_seen = seen
+        return recovered
+
+    def _recover(self, store: Store, config: Config, job: Job, now: float) -> bool:
         result = AttemptResult(
             exit_code=None,
             error="worker lost: its lease expired",
@@ -87,16 +145,16 @@ def recover_expired(store: Store, config: Config, log: EventLog) -> int:
             finished_at=now,
         )
         outcome = outcome_for(job, result, config)
-        if store.finish(job, result, outcome):
-            recovered += 1
-            log(
-                "job_recovered",
-                job=job.id,
-                lost_worker=job.worker_id,
-                state=str(outcome.state),
-                attempt=job.runs,
-            )
-    return recovered
+        if not store.recover(job, result, outcome):
+            return False
+        self.log(
+            "job_recovered",
+            job=job.id,
+            lost_worker=job.worker_id,
+            state=str(outcome.state),
+            attempt=job.runs,
+        )
+        return True
 
 
 class Worker:
@@ -131,10 +189,10 @@ class Worker:
             os.set_blocking(fd, False)
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
+        self._recovery = Recovery(self.log)
         self._flushed_at = 0.0  # when the running attempt's output was last saved
         self._flushed_bytes = 0
         self._outage_since: float | None = None  # the store has been failing since then
-        self._store_back_at = float("-inf")  # when it last came back
         self._store: Store | None = None
         self._waker: Waker | None = None
         # Encoded once: re-encoding the whole environment for every job costs more than
@@ -259,7 +317,7 @@ class Worker:
             self._persist("release", lambda: store.release(held, time.time()))
 
     def _heartbeat_every(self) -> float:
-        return max(0.05, min(self.config.lease_timeout / 3, 2.0))
+        return heartbeat_every(self.config.lease_timeout)
 
     def _maintain(self) -> None:
         store = self._store
@@ -267,15 +325,15 @@ class Worker:
         now = time.time()
         try:
             if now >= self._next_heartbeat:
+                began = time.monotonic()
                 store.verify()
                 self._heartbeat(None)
                 self.config = Config.from_stored(store.config_items())
                 self._store_ok("maintenance")
-            if now >= self._next_recovery and time.monotonic() - self._store_back_at >= min(
-                RECOVERY_GRACE, self.config.lease_timeout
-            ):
-                self._next_recovery = now + min(RECOVERY_EVERY, self.config.lease_timeout / 4)
-                recover_expired(store, self.config, self.log)
+                self._recovery.waited(time.monotonic() - began)
+            if now >= self._next_recovery:
+                self._next_recovery = now + recovery_every(self.config.lease_timeout)
+                self._recovery.scan(store, self.config)
         except StoreError as exc:
             self._store_failed(exc, "maintenance")
 
@@ -284,6 +342,7 @@ class Worker:
         if isinstance(exc, (StoreLost, NotAStore)):
             self._lose(exc)
             return
+        self._recovery.forget()  # holders may be failing to renew just the same
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             self.log("store_unavailable", error=exc.message, during=during)
@@ -292,7 +351,6 @@ class Worker:
         if self._outage_since is not None:
             away = time.monotonic() - self._outage_since
             self._outage_since = None
-            self._store_back_at = time.monotonic()
             self.log("store_available", during=during, after=f"{away:.1f}s")
 
     def _lose(self, exc: StoreError) -> None:
@@ -327,7 +385,8 @@ class Worker:
         store = self._store
         assert store is not None and self._waker is not None
         now = time.time()
-        timeout = min(self.config.poll_interval, max(0.0, self._next_heartbeat - now))
+        next_chore = min(self._next_heartbeat, self._next_recovery)
+        timeout = min(self.config.poll_interval, max(0.0, next_chore - now))
         try:
             due = store.next_due(self.queues)
         except StoreError:
@@ -402,7 +461,9 @@ class Worker:
                 self._store_failed(exc, "heartbeat")
             return Stop.FORCE if self.stop >= FORCE else None
 
-        tick_every = min(self._heartbeat_every(), FLUSH_EVERY)
+        # Half the heartbeat interval: a heartbeat falls due between two ticks, and must not
+        # wait for a whole extra interval (with a short lease, that is most of the margin).
+        tick_every = min(self._heartbeat_every() / 2, FLUSH_EVERY)
         result = execution.wait(watch, tick, tick_every)
         self.report_job(0)
         return self._record(job, result, execution.stop_reason)

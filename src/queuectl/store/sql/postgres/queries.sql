@@ -4,8 +4,14 @@
 -- {schema} and {channel} are the only placeholders that vary, and only ever receive
 -- psycopg.sql.Identifier values of validated names; every other value is a parameter.
 
--- name: set_search_path
-SET search_path TO {schema}
+-- name: session_settings
+-- Once per connection, in one round trip: the store's schema, and a bound on every wait, so
+-- that a call never hangs behind an administrator's lock (VACUUM FULL, ALTER TABLE, a stuck
+-- transaction) and a frozen worker never holds its row locks for long.
+SELECT set_config('search_path', %(search_path)s, false),
+       set_config('lock_timeout', %(lock_timeout)s, false),
+       set_config('statement_timeout', %(statement_timeout)s, false),
+       set_config('idle_in_transaction_session_timeout', %(idle_timeout)s, false)
 
 -- name: create_schema
 CREATE SCHEMA IF NOT EXISTS {schema}
@@ -167,7 +173,12 @@ DELETE FROM workers WHERE id = %s
 UPDATE workers SET heartbeat_at = %s, jobs_done = %s WHERE id = %s RETURNING stop_requested
 
 -- name: extend_lease
-UPDATE jobs SET lease_expires_at = %s
+-- The lease counts from when the row is written: plus however long this transaction has
+-- been waiting, for a lock say (a difference of the server's own clock, so no skew), as for
+-- every lease below.
+UPDATE jobs
+SET lease_expires_at =
+    %s + extract(epoch FROM clock_timestamp() - transaction_timestamp())::float8
 WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
 
 -- name: list_workers
@@ -220,7 +231,9 @@ LIMIT 1
 -- it scans whole when their statistics are stale (ten times slower at a million jobs).
 UPDATE jobs
 SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = %(worker)s,
-    lease_expires_at = %(lease)s, updated_at = %(now)s, next_run_at = NULL
+    lease_expires_at =
+        %(lease)s + extract(epoch FROM clock_timestamp() - transaction_timestamp())::float8,
+    updated_at = %(now)s, next_run_at = NULL
 WHERE seq = ({pick})
 RETURNING {job_columns}
 
@@ -230,8 +243,9 @@ RETURNING {job_columns}
 claimed AS (
     UPDATE jobs
     SET state = 'processing', attempts = attempts + 1, runs = runs + 1,
-        worker_id = %(worker)s, lease_expires_at = %(lease)s, updated_at = %(now)s,
-        next_run_at = NULL
+        worker_id = %(worker)s, updated_at = %(now)s, next_run_at = NULL,
+        lease_expires_at =
+            %(lease)s + extract(epoch FROM clock_timestamp() - transaction_timestamp())::float8
     WHERE seq = ({pick})
     RETURNING {job_columns}
 ), started AS (
@@ -292,6 +306,20 @@ UPDATE jobs
 SET state = %s, next_run_at = %s, exit_code = %s, last_error = %s, updated_at = %s,
     worker_id = NULL, lease_expires_at = NULL
 WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+
+-- name: recover_job
+-- finish_job for a lease found expired, only if nobody renewed it since it was read. A row
+-- locked right now is passed over rather than waited for: whoever holds it (its own worker
+-- renewing the lease, say) may be about to prove the job alive.
+UPDATE jobs
+SET state = %s, next_run_at = %s, exit_code = %s, last_error = %s, updated_at = %s,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE seq = (
+    SELECT seq FROM jobs
+    WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+      AND lease_expires_at = %s
+    FOR UPDATE SKIP LOCKED
+)
 
 -- name: finish_attempt
 UPDATE attempts

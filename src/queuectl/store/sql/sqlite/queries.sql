@@ -175,6 +175,13 @@ SET state = ?, next_run_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
     worker_id = NULL, lease_expires_at = NULL
 WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
 
+-- name: recover_job
+-- finish_job for a lease found expired, only if nobody renewed it since it was read.
+UPDATE jobs
+SET state = ?, next_run_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ? AND lease_expires_at = ?
+
 -- name: finish_attempt
 UPDATE attempts
 SET finished_at = ?, exit_code = ?, timed_out = ?, error = ?,
