@@ -78,6 +78,15 @@ class Job(NamedTuple):
         }
 
 
+def job_document(job: Job, history: list[Attempt], show_env: bool = False) -> dict[str, Any]:
+    """``show --json``: the job, its environment and its attempt history."""
+    doc = job.to_dict()
+    # Values may be secrets (tokens, passwords): only their names unless asked for.
+    doc["env"] = dict(job.env) if show_env else sorted(job.env)
+    doc["history"] = [a.to_dict() for a in history]
+    return doc
+
+
 class Attempt(NamedTuple):
     """One run of a job, kept as history."""
 

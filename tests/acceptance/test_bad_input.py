@@ -117,6 +117,10 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
     ("unknown option", ["list", "--colour"], None, 2),
     ("abbreviated option", ["list", "--lim", "5"], None, 2),
     ("unsupported store scheme", ["--db", "mysql://localhost/x", "list"], None, 2),
+    ("web port out of range", ["web", "--port", "70000"], None, 2),
+    ("web port not a number", ["web", "--port", "http"], None, 2),
+    ("web on every address without a password", ["web", "--host", "0.0.0.0"], None, 2),
+    ("web on a host name without a password", ["web", "--host", "example.invalid"], None, 2),
     (
         "lease below what a heartbeat can honour",
         ["config", "set", "lease_timeout", "0.02"],

@@ -11,6 +11,8 @@ import queuectl
 
 #: Loaded only by the commands that need them (cron, metrics).
 FEATURE_LIBRARIES = {"cronsim", "prometheus_client"}
+#: The dashboard's stack: only `queuectl web` may load it.
+WEB_STACK = {"starlette", "jinja2", "uvicorn", "anyio", "markupsafe", "queuectl.web"}
 
 
 def loaded_after(statement: str) -> set[str]:
@@ -23,12 +25,14 @@ def test_library_import_is_light() -> None:
     mods = loaded_after("import queuectl")
     assert not {"rich", "psycopg", "queuectl.worker.supervisor", "dataclasses"} & mods
     assert not FEATURE_LIBRARIES & mods
+    assert not WEB_STACK & mods
 
 
 def test_cli_import_is_light() -> None:
     mods = loaded_after("import queuectl.cli")
     assert not {"rich", "psycopg", "queuectl.worker.loop", "socket", "dataclasses"} & mods
     assert not FEATURE_LIBRARIES & mods
+    assert not WEB_STACK & mods
 
 
 def test_enqueue_loads_no_feature_library(tmp_path: Path) -> None:
@@ -43,6 +47,8 @@ def test_enqueue_loads_no_feature_library(tmp_path: Path) -> None:
     loaded = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if "|" in line}
     assert "queuectl.cli" in loaded
     assert not {name.split(".")[0] for name in loaded} & FEATURE_LIBRARIES
+    web = {m for m in loaded if any(m == w or m.startswith(w + ".") for w in WEB_STACK)}
+    assert not web  # only `queuectl web` loads the dashboard's stack
 
 
 def test_public_api_is_explicit() -> None:

@@ -18,6 +18,7 @@ from . import config as config_cmd
 from . import dlq as dlq_cmd
 from . import jobs as jobs_cmd
 from . import status as status_cmd
+from . import web as web_cmd
 from . import workers as workers_cmd
 from .context import Context
 
@@ -66,7 +67,7 @@ def build_parser() -> Parser:
         "-i", "--interactive", action="store_true", help="open the interactive menu"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (jobs_cmd, workers_cmd, status_cmd, dlq_cmd, config_cmd):
+    for module in (jobs_cmd, workers_cmd, status_cmd, dlq_cmd, config_cmd, web_cmd):
         module.register(sub)
     return parser
 

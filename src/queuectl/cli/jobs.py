@@ -327,11 +327,9 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
     job = q.get(args.id)
     history = q.history(args.id)
     if ctx.json:
-        doc = job.to_dict()
-        # Values may be secrets (tokens, passwords): only their names unless asked for.
-        doc["env"] = dict(job.env) if args.show_env else sorted(job.env)
-        doc["history"] = [a.to_dict() for a in history]
-        ctx.emit_json(doc)
+        from ..models import job_document
+
+        ctx.emit_json(job_document(job, history, show_env=args.show_env))
         return 0
     from . import render
 
