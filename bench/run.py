@@ -12,7 +12,11 @@ printed as a table and written to ``bench/results/<time>-<store>.json``:
    in the store (900,000 completed with their history, 100,000 pending), beside the same
    on an empty store;
 5. memory: peak RSS of the supervisor and workers, and its growth over 20,000 jobs;
-6. peers (bench/peers.py): Huey, Procrastinate and RQ on the same workload.
+6. peers (bench/peers.py): Huey, Procrastinate and RQ on the same workload;
+7. web: ``queuectl web`` on a store of 1,000,000 jobs (50,000 of them dead, in four error
+   groups): p50/p95 of every page and the filtered lists, the server's peak RSS, and a bulk
+   retry of the 50,000 dead jobs through the API while 2 workers claim, with the longest
+   write transaction seen meanwhile.
 
 Run ``python bench/run.py --help`` for the options (store, sizes, sections, repeats).
 """
@@ -23,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import sqlite3
@@ -156,12 +161,17 @@ def workers(url: str, count: int = 2, *extra: str) -> Iterator[subprocess.Popen[
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL to its process group if it has not stopped within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.005) -> None:
@@ -481,6 +491,207 @@ def bench_peers(jobs: int, repeat: int, kind: str) -> dict[str, Any]:
     return report
 
 
+# --- 7. web -------------------------------------------------------------------------------
+
+WEB_ERRORS = ["exit code 1", "exit code 2", "timed out after 30s", "worker lost"]
+
+
+def make_dead(url: str, dead: int) -> None:
+    """The oldest ``dead`` completed jobs become dead, spread over four errors."""
+    sql = (
+        "UPDATE jobs SET state = 'dead', exit_code = 1, last_error = CASE seq - seq / 4 * 4"
+        + "".join(f" WHEN {i} THEN '{e}'" for i, e in enumerate(WEB_ERRORS))
+        + " END WHERE state = 'completed' AND seq <= ?"
+    )
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        from queuectl.store.postgres import parse_url
+
+        target = parse_url(url)
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{target.schema}"')
+            conn.execute(sql.replace("?", "%s"), (dead,))
+            conn.execute("VACUUM ANALYZE jobs")
+    else:
+        conn = sqlite3.connect(url)
+        with conn:
+            conn.execute(sql, (dead,))
+        conn.close()
+
+
+@contextmanager
+def web_server(url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    err = tempfile.NamedTemporaryFile(prefix="queuectl-web-", suffix=".log")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [QUEUECTL, "web", "--host", "127.0.0.1", "--port", "0"],
+        env=env_for(url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        start_new_session=True,
+    )
+    try:
+        found: list[str] = []
+
+        def started() -> bool:
+            text = Path(err.name).read_text()
+            found[:] = re.findall(r"http://127\.0\.0\.1:\d+", text)
+            return bool(found) or proc.poll() is not None
+
+        wait_until(started, timeout=60, poll=0.05)
+        if not found:
+            raise SystemExit(f"bench: queuectl web did not start: {Path(err.name).read_text()}")
+        yield proc, found[0]
+    finally:
+        stop(proc)
+        err.close()
+
+
+def fetch_ms(base: str, path: str, method: str = "GET", body: bytes | None = None) -> float:
+    import urllib.request
+
+    request = urllib.request.Request(base + path, data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=300) as response:
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"bench: {path} answered {response.status}")
+    return (time.perf_counter() - started) * 1000
+
+
+def web_paths(url: str) -> list[str]:
+    peek = Peek(url)
+    try:
+        middle = int(peek._one("SELECT max(seq) FROM jobs")) // 2
+        some_id = peek._one("SELECT id FROM jobs WHERE seq = ?", middle)
+    finally:
+        peek.close()
+    return [
+        "/",
+        "/?_part=overview",
+        "/jobs",
+        "/jobs?state=pending",
+        "/jobs?state=dead",
+        "/jobs?state=completed",
+        "/jobs?queue=default",
+        f"/jobs?cursor={middle}",
+        f"/jobs?q={some_id}",
+        "/jobs?q=no-such-text",
+        f"/jobs/{some_id}",
+        "/dlq",
+        "/dlq?error=worker%20lost",
+        "/workers",
+        "/config",
+        "/api/v1/status",
+        "/api/v1/jobs?state=dead&limit=100",
+    ]
+
+
+class WriteProbe:
+    """The longest write transaction of anyone else while it runs: on SQLite, the longest
+    wait to take the writer lock; on PostgreSQL, the oldest open transaction of a queuectl
+    connection, sampled every 10 ms (0 means none lasted that long)."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url = url
+        self.longest = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WriteProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        if self.url.startswith("postgresql://"):
+            import psycopg
+
+            from queuectl.store.postgres import parse_url
+
+            with psycopg.connect(parse_url(self.url).conninfo, autocommit=True) as conn:
+                while not self._stop.wait(0.01):
+                    row = conn.execute(
+                        "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)),"
+                        " 0) FROM pg_stat_activity WHERE application_name = 'queuectl'"
+                        " AND state <> 'idle' AND pid <> pg_backend_pid()"
+                    ).fetchone()
+                    self.longest = max(self.longest, float(row[0]) if row else 0.0)
+            return
+        conn = sqlite3.connect(self.url, timeout=60, isolation_level=None)
+        try:
+            while not self._stop.wait(0.005):
+                started = time.perf_counter()
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+                self.longest = max(self.longest, time.perf_counter() - started)
+        finally:
+            conn.close()
+
+
+def bench_web(kind: str, total: int, dead: int, requests: int) -> dict[str, Any]:
+    fill = fill_sqlite if kind == "sqlite" else fill_postgres
+    with fresh_store(kind) as url:
+        pending = min(100_000, total // 10)
+        fill(url, total, pending)
+        make_dead(url, dead)
+        with web_server(url) as (proc, base):
+            pages: dict[str, dict[str, float]] = {}
+            for path in web_paths(url):
+                for _ in range(2):
+                    fetch_ms(base, path)  # warm: plans, caches, the first connection
+                times = [fetch_ms(base, path) for _ in range(requests)]
+                pages[path] = {
+                    "p50_ms": round(pct(times, 0.5), 1),
+                    "p95_ms": round(pct(times, 0.95), 1),
+                }
+            rss = rss_kb(proc.pid)
+            peek = Peek(url)
+            try:
+                body = json.dumps({"filter": {"state": "dead"}}).encode()
+                with workers(url):
+                    wait_until(lambda: peek.unfinished() < pending, timeout=120, poll=0.05)
+                    with WriteProbe(url) as probe:
+                        started = time.time()
+                        bulk_ms = fetch_ms(base, "/api/v1/bulk/retry", "POST", body)
+                        ended = time.time()
+                claimed = int(
+                    peek._one(
+                        "SELECT count(*) FROM attempts WHERE started_at BETWEEN ? AND ?",
+                        started,
+                        ended,
+                    )
+                )
+                dead_left = int(peek._one("SELECT count(*) FROM jobs WHERE state = 'dead'"))
+            finally:
+                peek.close()
+    worst = max(pages.values(), key=lambda p: p["p95_ms"])
+    return {
+        "total_jobs": total,
+        "dead_jobs": dead,
+        "requests_per_page": requests,
+        "pages": pages,
+        "worst_p95_ms": worst["p95_ms"],
+        "rss_mb": round(rss[0] / 1024, 1),
+        "peak_rss_mb": round(rss[1] / 1024, 1),
+        "bulk_retry": {
+            "jobs": dead,
+            "seconds": round(bulk_ms / 1000, 2),
+            "longest_write_transaction_ms": round(probe.longest * 1000, 1),
+            "claims_meanwhile": claimed,
+            "dead_left": dead_left,
+        },
+    }
+
+
 # --- the report ---------------------------------------------------------------------------
 
 
@@ -551,13 +762,32 @@ def table(results: dict[str, Any]) -> str:
                 else f"skipped: {peer.get('skipped')}"
             )
             rows.append((f"peer: {name}", value, ""))
+    w = results.get("web")
+    if w:
+        b = w["bulk_retry"]
+        rows.append(
+            (
+                f"web, {w['total_jobs']:,} jobs: worst page p95",
+                f"{w['worst_p95_ms']} ms ({len(w['pages'])} pages)",
+                "target < 300 ms",
+            )
+        )
+        rows.append(("web: peak RSS", f"{w['peak_rss_mb']} MB", "target < 150 MB"))
+        rows.append(
+            (
+                f"web: bulk retry of {b['jobs']:,} dead",
+                f"{b['seconds']} s, longest write transaction"
+                f" {b['longest_write_transaction_ms']} ms",
+                f"target < 1000 ms; {b['claims_meanwhile']} claims meanwhile",
+            )
+        )
     width = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
     lines = [f"queuectl benchmark ({kind}, {results['machine']})"]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) for r in rows]
     return "\n".join(lines)
 
 
-SECTIONS = ("throughput", "enqueue", "latency", "scale", "memory", "peers")
+SECTIONS = ("throughput", "enqueue", "latency", "scale", "memory", "peers", "web")
 
 
 def main() -> None:
@@ -572,6 +802,9 @@ def main() -> None:
     parser.add_argument("--scale-total", type=int, default=1_000_000)
     parser.add_argument("--scale-pending", type=int, default=100_000)
     parser.add_argument("--memory-jobs", type=int, default=20_000)
+    parser.add_argument("--web-total", type=int, default=1_000_000, help="jobs in the web store")
+    parser.add_argument("--web-dead", type=int, default=50_000, help="of them dead")
+    parser.add_argument("--web-requests", type=int, default=20, help="timed requests per page")
     args = parser.parse_args()
     sections = [s for s in (args.only or SECTIONS) if s not in args.skip]
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
@@ -591,6 +824,7 @@ def main() -> None:
             "scale": lambda k=kind: bench_scale(k, args.scale_total, args.scale_pending, args.jobs),
             "memory": lambda k=kind: bench_memory(k, args.memory_jobs),
             "peers": lambda k=kind: bench_peers(args.jobs, args.repeat, k),
+            "web": lambda k=kind: bench_web(k, args.web_total, args.web_dead, args.web_requests),
         }
         for name in sections:
             if name == "peers" and kind != kinds[0]:

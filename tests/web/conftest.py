@@ -26,18 +26,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from ..browser import CHROMIUM, launch
 from ..helpers import QUEUECTL, Cli, stop_group, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REQUIRE_BROWSER = os.environ.get("QUEUECTL_REQUIRE_BROWSER", "") == "1"
 
 
@@ -227,13 +218,7 @@ class Browser(NamedTuple):
 def browser(playwright_driver: Any, tmp_path: Path) -> Iterator[Browser]:
     """A fresh headless Chromium (its own user-data-dir) and one page, closed after the test."""
     profile = tmp_path / "chromium-profile"
-    context = playwright_driver.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport={"width": 1280, "height": 900},
-    )
+    context = launch(playwright_driver, str(profile))
     try:
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(15_000)

@@ -42,7 +42,7 @@ def test_every_page_loads_without_errors(cli: Cli, web: StartWeb, browser: Brows
     for link in page.locator("header nav a").all():
         target = link.get_attribute("href")
         assert target is not None and page.request.get(server.url(target)).status == 200
-    page.wait_for_function("document.getElementById('live').classList.contains('on')")
+    page.wait_for_selector("#live.on")
     assert browser.errors == [] and browser.dialogs == []
 
 
@@ -54,7 +54,7 @@ def test_an_enqueued_job_appears_without_a_reload(
     page = browser.page
     for path in ("/jobs", "/"):
         page.goto(server.url(path))
-        page.wait_for_function("document.getElementById('live').classList.contains('on')")
+        page.wait_for_selector("#live.on")
         page.evaluate("window.__sameDocument = true")
         job_id = f"new-{path.strip('/') or 'overview'}"
         before = time.monotonic()
@@ -62,10 +62,8 @@ def test_an_enqueued_job_appears_without_a_reload(
         if path == "/jobs":
             page.wait_for_selector(f"text={job_id}", timeout=5000)
         else:
-            page.wait_for_function(
-                "document.querySelector('.card.state-pending .n').textContent.trim() === '2'",
-                timeout=5000,
-            )
+            # first, new-jobs, and now new-overview: three pending jobs
+            page.wait_for_selector(".card.state-pending .n:text-is('3')", timeout=5000)
         assert time.monotonic() - before < 2.0, path
         assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     assert browser.errors == []
@@ -168,4 +166,24 @@ def test_hostile_job_text_renders_as_text(
     assert "<script>window.__pwned = 1</script>" in page.inner_text("pre.stdout")
     page.hover("pre.stdout")
     assert browser.dialogs == [] and page.evaluate("window.__pwned") is None
+    assert browser.errors == []
+
+
+def test_a_running_job_shows_its_output_as_it_grows(
+    cli: Cli, web: StartWeb, browser: Browser, workers: list[Workers]
+) -> None:
+    cli.ok("enqueue", "for i in $(seq 1 150); do echo line $i; sleep 0.1; done", "--id", "tail")
+    workers.append(cli.workers("--count", "1"))
+    wait_for(lambda: cli.state("tail") == "processing", what="the job to start")
+    server = web()
+    page = browser.page
+    page.goto(server.url("/jobs/tail"))
+    page.evaluate("window.__sameDocument = true")
+    assert page.locator("[data-part=job_live] > p .state-processing").count() == 1
+    shown = page.locator("pre.stdout").all_inner_texts()
+    later = len(shown[0].splitlines()) + 20 if shown else 20
+    page.wait_for_selector(f"pre.stdout:has-text('line {later}')", timeout=15_000)
+    page.wait_for_selector("[data-part=job_live] > p .state-completed", timeout=40_000)
+    assert "line 150" in page.inner_text("pre.stdout")
+    assert page.evaluate("window.__sameDocument") is True
     assert browser.errors == []

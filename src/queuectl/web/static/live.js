@@ -6,6 +6,7 @@
 // also fetched every MS milliseconds (the tail of a running job's output).
 // A part that holds a ticked checkbox or the focus is left alone, so a selection in progress
 // is never wiped out; it catches up at the next change after that.
+// Output of a running attempt (pre[data-follow]) stays scrolled to its end, as tail -f does.
 // Forms with data-confirm="QUESTION" ask before they submit.
 (function () {
   "use strict";
@@ -40,6 +41,7 @@
         if (!fresh || fresh.getAttribute("data-part") !== name) return;
         keepOpen(el, fresh);
         el.replaceWith(fresh);
+        follow(fresh);
         watch(fresh);
       })
       .catch(function () { /* the stream's state shows in the header */ });
@@ -52,6 +54,12 @@
     for (var i = 0; i < before.length && i < after.length; i++) {
       after[i].open = before[i].open;
     }
+  }
+
+  function follow(root) {
+    root.querySelectorAll("pre[data-follow]").forEach(function (pre) {
+      pre.scrollTop = pre.scrollHeight;
+    });
   }
 
   function refreshAll() {
@@ -97,6 +105,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-part]").forEach(watch);
+    follow(document);
     confirmForms();
     connect();
   });
