@@ -14,6 +14,7 @@ refreshes the live parts of a page when the server-sent event stream says the st
     live.py      change notices: a watcher thread and the event stream
     pool.py      a few Queue handles shared by request threads
     chart.py     the completed/failed per minute chart, drawn as SVG on the server
+    formatting.py  how times, ages, durations and output read on a page (Jinja2 filters)
 
 Nothing in queuectl imports this package except the ``web`` command, so the CLI and the
 library never load Starlette, Jinja2 or uvicorn.
