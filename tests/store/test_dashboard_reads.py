@@ -113,7 +113,12 @@ def test_finished_per_minute(store: Store) -> None:
         assert job is not None and job.id == f"j{i}"
         outcome = Outcome(State.COMPLETED if ok else State.FAILED, None if ok else at + 99)
         assert store.finish(job, result(ok=ok, at=at), outcome)
-    claim(store, now=minute + 62)  # running: not finished, not counted
+    running = claim(store, now=minute + 62)  # running: not finished, not counted
+    assert running is not None
+    counts = [tuple(m) for m in store.finished_per_minute(minute)]
+    assert counts == [(minute, 1, 1), (minute + 60.0, 1, 0)]
+    # A forced stop's interrupted attempt neither completed nor failed.
+    assert store.release(running, minute + 63, interrupted=result(ok=False, at=minute + 63))
     counts = [tuple(m) for m in store.finished_per_minute(minute)]
     assert counts == [(minute, 1, 1), (minute + 60.0, 1, 0)]
 

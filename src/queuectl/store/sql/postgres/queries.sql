@@ -430,10 +430,11 @@ SELECT queue, 'dead', count(*), 0, NULL FROM jobs WHERE state = 'dead' GROUP BY 
 
 -- name: finished_per_minute
 -- Attempts that ended since a time, per minute: how many, and how many of them succeeded.
+-- An attempt a forced stop interrupted is neither (it did not fail; it is run again).
 SELECT floor(finished_at / 60)::bigint AS minute, count(*),
        count(*) FILTER (WHERE exit_code = 0 AND error IS NULL AND NOT timed_out)
 FROM attempts
-WHERE finished_at >= %s AND finished_at IS NOT NULL
+WHERE finished_at >= %s AND finished_at IS NOT NULL AND NOT interrupted
 GROUP BY minute ORDER BY minute
 
 -- name: dead_groups

@@ -261,10 +261,11 @@ FROM jobs INDEXED BY jobs_state WHERE state = 'dead' GROUP BY queue
 
 -- name: finished_per_minute
 -- Attempts that ended since a time, per minute: how many, and how many of them succeeded.
+-- An attempt a forced stop interrupted is neither (it did not fail; it is run again).
 SELECT CAST(finished_at / 60 AS INTEGER) AS minute, count(*),
        sum(exit_code IS 0 AND error IS NULL AND NOT timed_out)
 FROM attempts INDEXED BY attempts_finished
-WHERE finished_at >= ? AND finished_at IS NOT NULL
+WHERE finished_at >= ? AND finished_at IS NOT NULL AND NOT interrupted
 GROUP BY minute ORDER BY minute
 
 -- name: dead_groups
