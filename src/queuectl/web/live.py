@@ -9,11 +9,14 @@ parts. One watcher serves every browser, so ten open tabs cost the store what on
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 
 from ..api import Queue
 from ..errors import StoreError
+
+log = logging.getLogger("queuectl.web")
 
 KEEPALIVE = 15.0  # seconds between comments on a quiet stream (proxies drop silent ones)
 POLL = 0.5  # seconds between the watcher's looks at the store's change marker
@@ -108,3 +111,7 @@ class Watcher:
                 return  # the event loop has closed: the server is gone
             except StoreError:
                 self._stop.wait(1.0)  # the store is away; pages keep what they show
+            except Exception:
+                # Never die quietly: pages would stop updating with nothing said anywhere.
+                log.exception("the change watcher failed; starting it again in 1 s")
+                self._stop.wait(1.0)
