@@ -23,6 +23,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import TypeVar
 
 from ..config import Config
@@ -32,6 +33,7 @@ from ..retry import decide
 from ..states import Event, State
 from ..store import Store, Waker, open_store, without_password
 from ..store.sqlite import hostname
+from . import signals
 from .log import EventLog
 from .runner import Command, Execution, Stop, signal_name
 
@@ -184,9 +186,7 @@ class Worker:
         self.requested = False  # the stop came through the store
         self.done = 0  # jobs finished, reported with each heartbeat
         self.config = Config()
-        self._sig_r, self._sig_w = os.pipe()
-        for fd in (self._sig_r, self._sig_w):
-            os.set_blocking(fd, False)
+        self._sig_r = self._sig_w = -1  # the signal wake-up pipe, open while run() runs
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
         self._recovery = Recovery(self.log)
@@ -205,7 +205,20 @@ class Worker:
     # --- life cycle ---------------------------------------------------------------------
 
     def run(self) -> int:
-        self._install_signals()
+        """Work until stopped. Signal handlers and the wake-up descriptor are this call's
+        own: it returns with the process as it found them."""
+        self._sig_r, self._sig_w = os.pipe()
+        for fd in (self._sig_r, self._sig_w):
+            os.set_blocking(fd, False)
+        try:
+            with signals.handling(self._handlers(), wakeup_fd=self._sig_w):
+                return self._work()
+        finally:
+            os.close(self._sig_r)
+            os.close(self._sig_w)
+            self._sig_r = self._sig_w = -1
+
+    def _work(self) -> int:
         try:
             self._store = open_store(self.url, durable=False, busy_budget=STORE_PATIENCE)
             self.config = Config.from_stored(self._store.config_items())
@@ -275,22 +288,23 @@ class Worker:
         # taking jobs acknowledged since with it. The process exits without closing it.
         self.log("worker_stopped", reason=self.why or "stopped")
 
-    def _install_signals(self) -> None:
-        def graceful(signum: int, frame: object) -> None:
-            if self.stop < GRACEFUL:
-                self.why = f"{signal_name(signum)}: finish the running job, then stop"
-            self.stop = max(self.stop, GRACEFUL)
+    def _graceful(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop < GRACEFUL:
+            self.why = f"{signal_name(signum)}: finish the running job, then stop"
+        self.stop = max(self.stop, GRACEFUL)
 
-        def force(signum: int, frame: object) -> None:
-            if self.stop < FORCE:
-                self.why = f"{signal_name(signum)}: forced stop"
-            self.stop = FORCE
+    def _force(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop < FORCE:
+            self.why = f"{signal_name(signum)}: forced stop"
+        self.stop = FORCE
 
-        signal.signal(signal.SIGTERM, graceful)
-        signal.signal(signal.SIGINT, graceful)
-        signal.signal(signal.SIGUSR1, force)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.set_wakeup_fd(self._sig_w, warn_on_full_buffer=False)
+    def _handlers(self) -> dict[int, signals.Handler]:
+        return {
+            signal.SIGTERM: self._graceful,
+            signal.SIGINT: self._graceful,
+            signal.SIGUSR1: self._force,
+            signal.SIGHUP: signal.SIG_IGN,
+        }
 
     # --- the loop -----------------------------------------------------------------------
 

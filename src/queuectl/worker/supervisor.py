@@ -25,8 +25,11 @@ import struct
 import sys
 import time
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import NoReturn
 
 from ..store import without_password
+from . import signals
 from .log import EventLog
 from .loop import (
     EXIT_CANNOT_START,
@@ -40,15 +43,20 @@ from .loop import (
 from .runner import KILL_GRACE, signal_name
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
 RESTART_DELAY_MAX = 30.0
 
 
-def _become_subreaper() -> None:
+def _set_subreaper(on: bool) -> bool:
+    """Make this process a child subreaper (or not); returns whether it was one."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        was = ctypes.c_int(0)
+        libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(was), 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+        return bool(was.value)
     except (OSError, AttributeError):
-        pass  # not Linux: crashed workers' jobs are then left to the lease alone
+        return False  # not Linux: crashed workers' jobs are then left to the lease alone
 
 
 @dataclass
@@ -89,18 +97,20 @@ class Supervisor:
 
     # --- signals ------------------------------------------------------------------------
 
-    def _install_signals(self, wake_fd: int) -> None:
-        def graceful(signum: int, frame: object) -> None:
-            self.stop = min(2, self.stop + 1)
+    def _graceful(self, signum: int, frame: FrameType | None) -> None:
+        self.stop = min(2, self.stop + 1)
 
-        def force(signum: int, frame: object) -> None:
-            self.stop = 2
+    def _force(self, signum: int, frame: FrameType | None) -> None:
+        self.stop = 2
 
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, graceful)
-        signal.signal(signal.SIGUSR1, force)
-        signal.signal(signal.SIGCHLD, lambda s, f: None)  # only to wake the select
-        signal.set_wakeup_fd(wake_fd, warn_on_full_buffer=False)
+    def _handlers(self) -> dict[int, signals.Handler]:
+        return {
+            signal.SIGINT: self._graceful,
+            signal.SIGTERM: self._graceful,
+            signal.SIGHUP: self._graceful,
+            signal.SIGUSR1: self._force,
+            signal.SIGCHLD: lambda signum, frame: None,  # only to wake the select
+        }
 
     def _relay(self) -> None:
         if self.stop <= self._relayed:
@@ -134,33 +144,40 @@ class Supervisor:
     # --- workers ------------------------------------------------------------------------
 
     def _spawn(self, slot: Slot, death_r: int, death_w: int, ready_w: int) -> None:
-        pid = os.fork()
-        if pid == 0:  # the worker process
-            code = EXIT_CRASHED
-            try:
-                for fd in (death_w, *self._private_fds):
-                    os.close(fd)
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                cell = slot.index * 8
-
-                def report(pgid: int) -> None:
-                    struct.pack_into("q", self._jobs, cell, pgid)
-
-                code = Worker(
-                    self.url,
-                    queues=self.queues,
-                    supervisor_pid=os.getppid(),
-                    parent_fd=death_r,
-                    ready_fd=ready_w,
-                    report_job=report,
-                    log=self.log.renamed(f"worker={os.getpid()}"),
-                ).run()
-            finally:
-                os._exit(code)
+        # A stop signal sent to the new worker before it has its own handlers would run
+        # a copy of ours there and be lost: it stays blocked until the worker unblocks it.
+        with signals.blocked():
+            pid = os.fork()
+            if pid == 0:
+                self._worker_process(slot, death_r, death_w, ready_w)
         slot.pid = pid
         slot.started = time.monotonic()
         slot.spawned += 1
+
+    def _worker_process(self, slot: Slot, death_r: int, death_w: int, ready_w: int) -> NoReturn:
+        """The forked child: run one worker, never return."""
+        code = EXIT_CRASHED
+        try:
+            for fd in (death_w, *self._private_fds):
+                os.close(fd)
+            signal.set_wakeup_fd(-1)  # ours is closed here; the worker sets its own
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            cell = slot.index * 8
+
+            def report(pgid: int) -> None:
+                struct.pack_into("q", self._jobs, cell, pgid)
+
+            code = Worker(
+                self.url,
+                queues=self.queues,
+                supervisor_pid=os.getppid(),
+                parent_fd=death_r,
+                ready_fd=ready_w,
+                report_job=report,
+                log=self.log.renamed(f"worker={os.getpid()}"),
+            ).run()
+        finally:
+            os._exit(code)
 
     def _job_of(self, slot: Slot) -> int:
         return int(struct.unpack_from("q", self._jobs, slot.index * 8)[0])
@@ -231,15 +248,25 @@ class Supervisor:
     # --- main loop ----------------------------------------------------------------------
 
     def run(self) -> int:
+        """Supervise until stopped. Signal handlers, the wake-up descriptor and the
+        subreaper flag are this call's own: it returns with the process as it found it."""
         self.log.who = f"supervisor={os.getpid()}"  # --detach forks after construction
-        _become_subreaper()
+        was_subreaper = _set_subreaper(True)
         sig_r, sig_w = os.pipe()
         for fd in (sig_r, sig_w):
             os.set_blocking(fd, False)
         death_r, death_w = os.pipe()
         ready_r, ready_w = os.pipe()
         self._private_fds = [sig_r, sig_w, ready_r]
-        self._install_signals(sig_w)
+        try:
+            with signals.handling(self._handlers(), wakeup_fd=sig_w):
+                return self._supervise(sig_r, death_r, death_w, ready_r, ready_w)
+        finally:
+            for fd in (sig_r, sig_w, death_r, death_w, ready_r, ready_w):
+                os.close(fd)
+            _set_subreaper(was_subreaper)
+
+    def _supervise(self, sig_r: int, death_r: int, death_w: int, ready_r: int, ready_w: int) -> int:
         self.log(
             "supervisor_started",
             workers=self.count,
@@ -247,7 +274,8 @@ class Supervisor:
             store=without_password(self.url),
         )
         for slot in self._slots:
-            self._spawn(slot, death_r, death_w, ready_w)
+            if not self.stop:
+                self._spawn(slot, death_r, death_w, ready_w)
         while True:
             self._relay()
             live = [s for s in self._slots if s.pid]
@@ -284,8 +312,6 @@ class Supervisor:
                         self.log("worker_restarted", slot=slot.index, pid=slot.pid)
         self.log("supervisor_stopped")
         self._notify(b"error: workers stopped before they were ready\n")
-        for fd in (sig_r, sig_w, death_r, death_w, ready_r, ready_w):
-            os.close(fd)
         return 1 if self._failure is not None else 0
 
     def _on_ready(self, data: bytes) -> None:
