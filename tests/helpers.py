@@ -280,7 +280,7 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
     return proc.wait(5)
 
 
-TABLES = ("jobs", "attempts", "workers", "config", "queuectl_migrations")
+TABLES = ("jobs", "attempts", "workers", "config", "stop_marks", "queuectl_migrations")
 
 
 @contextmanager

@@ -420,3 +420,38 @@ def test_many_processes_may_be_the_first_users_of_a_store(cli: Cli, workers: lis
     assert failed == []
     wait_for(lambda: cli.counts()["completed"] == 8, what="the 8 jobs")
     assert "error" not in supervisor.log()
+
+
+def test_stop_right_after_a_backgrounded_start_stops_it(cli: Cli) -> None:
+    """`worker start --count 2 & worker stop; wait $!` ends, on every try: `worker stop`
+    stops every supervisor started before it, also one that is still starting (SPEC §6)."""
+    env = dict(cli.env, QUEUECTL_DB=cli.db)
+    script = (
+        f"{QUEUECTL} worker start --count 2 2>>{cli.cwd}/start.log &"
+        f" {QUEUECTL} worker stop; wait $!; echo start=$?"
+    )
+    for attempt in range(6):
+        # A session of its own: on a hang, one killpg takes the shell, supervisor and workers.
+        shell = subprocess.Popen(
+            ["bash", "-c", script],
+            env=env,
+            cwd=cli.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, err = shell.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(shell.pid, signal.SIGKILL)
+            shell.communicate()
+            out, err = "", f"try {attempt + 1}: `worker start &` outlived `worker stop`"
+        finally:
+            try:  # whatever is left of this try, also when the test fails
+                os.killpg(shell.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        assert out.endswith("start=0\n"), (out, err)
+        assert cli.json("worker", "list") == []

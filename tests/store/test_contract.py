@@ -426,6 +426,15 @@ def test_worker_registry_and_stop_requests(store: Store) -> None:
     assert store.heartbeat("w1", None, T0 + 3, T0 + 33, 0)[0] is None
 
 
+def test_the_stop_mark_only_moves_forward(store: Store) -> None:
+    assert store.stop_mark() is None
+    store.mark_stop(T0 + 5)
+    store.mark_stop(T0 + 1)  # an older `worker stop` that got here late
+    assert store.stop_mark() == T0 + 5
+    store.mark_stop(T0 + 9)
+    assert store.stop_mark() == T0 + 9
+
+
 def test_concurrent_claims_never_share_a_job(open_new: StoreFactory) -> None:
     seed = open_new()
     seed.insert_jobs([new(f"j{i}", run_at=time.time() - 1) for i in range(200)])

@@ -266,7 +266,7 @@ def test_concurrent_first_use_migrates_once(pg_url: str, pg_base_url: str) -> No
     assert not errors and len(opened) == 6
     with admin(pg_base_url) as conn:
         rows = conn.execute(
-            sql.SQL("SELECT version FROM {}.queuectl_migrations").format(
+            sql.SQL("SELECT version FROM {}.queuectl_migrations ORDER BY 1").format(
                 sql.Identifier(parse_url(pg_url).schema)
             )
         ).fetchall()

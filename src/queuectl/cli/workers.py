@@ -103,12 +103,15 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
     url = q.url
     ctx.close()  # no connection may cross the fork into the workers
 
+    from ..worker.control import process_started_at, start_detached
     from ..worker.supervisor import Supervisor
 
-    supervisor = Supervisor(url, count, queues, quiet=args.quiet, json_log=ctx.json)
+    launched = process_started_at()
+    supervisor = Supervisor(
+        url, count, queues, quiet=args.quiet, json_log=ctx.json, launched_at=launched
+    )
     if not args.detach:
         return supervisor.run()
-    from ..worker.control import start_detached
 
     log_path = os.path.abspath(args.log_file or _default_log(url))
     pid = start_detached(supervisor, log_path)

@@ -383,6 +383,15 @@ class Store(Protocol):
         """Remove registry rows of workers known to be gone."""
         ...
 
+    def mark_stop(self, at: float) -> None:
+        """Every supervisor launched at or before ``at`` is to stop (``worker stop``); the
+        mark only ever moves forward."""
+        ...
+
+    def stop_mark(self) -> float | None:
+        """The latest ``mark_stop`` time (None before the first)."""
+        ...
+
     # --- execution --------------------------------------------------------------------
 
     def claim(

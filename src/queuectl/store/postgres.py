@@ -873,6 +873,13 @@ class PostgresStore:
         args = (list(worker_ids),)
         self._run(lambda c, r: c.execute(self._q["forget_workers"], args))
 
+    def mark_stop(self, at: float) -> None:
+        self._run(lambda c, r: c.execute(self._q["mark_stop"], (at,)))
+
+    def stop_mark(self) -> float | None:
+        row = self._run(lambda c, r: c.execute(self._q["stop_mark"]).fetchone(), write=False)
+        return None if row is None else float(row[0])
+
     # --- execution ----------------------------------------------------------------------
 
     def claim(

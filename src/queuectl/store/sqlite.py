@@ -645,6 +645,13 @@ class SqliteStore:
 
         self._write(run)
 
+    def mark_stop(self, at: float) -> None:
+        self._write(lambda c: c.execute(self._q["mark_stop"], (at,)))
+
+    def stop_mark(self) -> float | None:
+        row = self._read(lambda c: c.execute(self._q["stop_mark"]).fetchone())
+        return None if row is None else float(row[0])
+
     # --- execution ----------------------------------------------------------------------
 
     def claim(

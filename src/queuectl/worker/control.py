@@ -60,6 +60,22 @@ def ancestors() -> set[int]:
     return found
 
 
+def process_started_at() -> float:
+    """When this process was started, in wall-clock seconds (now when /proc cannot say).
+
+    `worker start` passes this on rather than the time its Python code got going: a
+    `worker stop` launched right after it in a script may run before that."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            stat = f.read()
+        with open("/proc/uptime", "rb") as f:
+            uptime = float(f.read().split()[0])
+        ticks = int(stat[stat.rfind(b")") + 2 :].split()[19])  # field 22, starttime
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
 def is_queuectl(pid: int) -> bool:
     """Guard against a recycled pid before signalling it."""
     try:
@@ -151,6 +167,9 @@ def stop_workers(
     """
     here = hostname()
     lease = queue.config().lease_timeout
+    # First: a supervisor launched before now whose workers are still starting is not in
+    # the list below, and stops on this mark when they register.
+    queue.store.mark_stop(time.time())
     rows = {w.id: w for w in queue.store.list_workers()}
     alive = [w for w in rows.values() if _alive(w, w, here, lease)]
     if not alive:

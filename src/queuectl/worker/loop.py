@@ -170,10 +170,15 @@ class Worker:
         ready_fd: int | None = None,
         report_job: Callable[[int], None] | None = None,
         log: EventLog | None = None,
+        launched_at: float | None = None,
     ) -> None:
         self.url = url
         self.queues = queues
         self.supervisor_pid = supervisor_pid
+        # When whoever asked for this worker was launched (`worker start`): a `worker stop`
+        # marked in the store at or after that time stops it, even if it ran before this
+        # worker could register and be seen.
+        self.launched_at = launched_at
         self.parent_fd = parent_fd
         self.ready_fd = ready_fd
         self.report_job = report_job or (lambda pgid: None)
@@ -224,6 +229,7 @@ class Worker:
             self.config = Config.from_stored(self._store.config_items())
             self._waker = self._store.open_waker(self.id)
             self._register()
+            self._heed_stop_mark()
         except QueuectlError as exc:
             self.log("worker_failed", error=exc.message)
             return EXIT_CANNOT_START
@@ -264,6 +270,17 @@ class Worker:
             )
         )
         self._next_heartbeat = now + self._heartbeat_every()
+
+    def _heed_stop_mark(self) -> None:
+        """Stop if `worker stop` ran after our launch but before we registered. Read after
+        registering: a `worker stop` that marks the store before this read is seen here,
+        and one that marks it after lists this worker and asks it directly."""
+        assert self._store is not None
+        mark = self._store.stop_mark()
+        if self.launched_at is not None and mark is not None and self.launched_at <= mark:
+            self.stop = max(self.stop, GRACEFUL)
+            self.requested = True
+            self.why = "`worker stop` ran while this worker was starting"
 
     def _shutdown(self) -> None:
         store = self._store

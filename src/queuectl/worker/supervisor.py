@@ -78,6 +78,9 @@ class Supervisor:
     quiet: bool = False  # drop the routine per-job lines
     json_log: bool = False  # JSON Lines instead of key=value lines
     notify_fd: int | None = None  # --detach: told "ok" once every worker is up
+    # When `worker start` was launched (default: when run() is called). A `worker stop`
+    # from that moment on stops this pool, even one that runs before a worker registers.
+    launched_at: float | None = None
     log: EventLog = field(init=False)
 
     def __post_init__(self) -> None:
@@ -175,6 +178,7 @@ class Supervisor:
                 ready_fd=ready_w,
                 report_job=report,
                 log=self.log.renamed(f"worker={os.getpid()}"),
+                launched_at=self.launched_at,
             ).run()
         finally:
             os._exit(code)
@@ -251,6 +255,8 @@ class Supervisor:
         """Supervise until stopped. Signal handlers, the wake-up descriptor and the
         subreaper flag are this call's own: it returns with the process as it found it."""
         self.log.who = f"supervisor={os.getpid()}"  # --detach forks after construction
+        if self.launched_at is None:
+            self.launched_at = time.time()
         was_subreaper = _set_subreaper(True)
         sig_r, sig_w = os.pipe()
         for fd in (sig_r, sig_w):

@@ -199,6 +199,13 @@ UPDATE workers SET stop_requested = greatest(stop_requested, %s) WHERE id = ANY(
 -- name: forget_workers
 DELETE FROM workers WHERE id = ANY(%s::text[])
 
+-- name: mark_stop
+INSERT INTO stop_marks (name, at) VALUES ('stop', %s)
+ON CONFLICT (name) DO UPDATE SET at = greatest(stop_marks.at, excluded.at)
+
+-- name: stop_mark
+SELECT at FROM stop_marks WHERE name = 'stop'
+
 -- name: pick_any
 -- The claim's choice among every queue. SKIP LOCKED: a row another worker is claiming right
 -- now is passed over, so claims run side by side instead of queueing behind one row lock.

@@ -137,6 +137,13 @@ UPDATE workers SET stop_requested = max(stop_requested, ?) WHERE id = ?
 -- name: forget_worker
 DELETE FROM workers WHERE id = ?
 
+-- name: mark_stop
+INSERT INTO stop_marks (name, at) VALUES ('stop', ?)
+ON CONFLICT (name) DO UPDATE SET at = max(at, excluded.at)
+
+-- name: stop_mark
+SELECT at FROM stop_marks WHERE name = 'stop'
+
 -- name: claim
 UPDATE jobs
 SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
