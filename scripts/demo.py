@@ -55,7 +55,8 @@ def main() -> None:
         run("init")
         run("enqueue", "echo 'hello from queuectl'", "--id", "hello")
         run("enqueue", "echo 'this one goes first'", "--id", "urgent", "--priority", "10")
-        run("enqueue", "exit 3", "--id", "flaky", "--max-retries", "2", "--backoff-base", "1.5")
+        # max_retries 3: three runs, then the DLQ with attempts 3
+        run("enqueue", "exit 3", "--id", "flaky", "--max-retries", "3", "--backoff-base", "1.5")
         run("enqueue", "sleep 30", "--id", "slow", "--timeout", "1", "--max-retries", "0")
         run("enqueue", "echo 'ran 3 s later'", "--id", "scheduled", "--delay", "3s")
         run("worker", "start", "--count", "2", "--detach")

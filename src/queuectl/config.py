@@ -49,7 +49,7 @@ def _fmt(value: Number) -> str:
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("max_retries", int, 3, 0, 1_000_000, False, "retries after the first attempt"),
+        Key("max_retries", int, 3, 0, 1_000_000, False, "most attempts a job gets (0 = one)"),
         Key("backoff_base", float, 2.0, 1, 1_000_000, False, "retry delay is base ** attempt s"),
         Key("max_backoff", float, 3600.0, 0, 10 * _YEAR, True, "cap on one retry delay (s)"),
         Key("backoff_jitter", float, 0.0, 0, 1, False, "random extra delay, fraction of it"),

@@ -53,8 +53,9 @@ class Job(NamedTuple):
 
     @property
     def allowed_attempts(self) -> int:
-        """How many attempts the retry budget allows (shown beside ``attempts``)."""
-        return self.max_retries + 1
+        """The most attempts the job gets (shown beside ``attempts``): ``max_retries``, as
+        the seeds define it, where 0 also means one run."""
+        return max(1, self.max_retries)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -4,7 +4,9 @@ After the k-th failed attempt the delay before the next one is::
 
     delay = min(max_backoff, backoff_base ** k) * (1 + backoff_jitter * u),  u in [0, 1)
 
-A job runs at most ``max_retries + 1`` times; after that it is dead.
+``max_retries`` is the most attempts a job gets, as the seed READMEs define it: after a
+failed attempt, a job with ``attempts >= max_retries`` is dead. So 3 means at most 3 runs,
+and 0 and 1 both mean one run.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def decide(
     jitter: float = 0.0,
     rand: Callable[[], float] = random.random,
 ) -> Decision:
-    """Decide after the ``attempts``-th attempt failed."""
-    if attempts > max_retries:
+    """Decide after the ``attempts``-th attempt failed (``attempts`` >= 1)."""
+    if attempts >= max_retries:
         return Decision(Event.BURY, None)
     return Decision(Event.RETRY, backoff_delay(attempts, base, cap, jitter, rand))

@@ -47,12 +47,13 @@ def test_a_successful_job_completes(cli: Cli, workers: list[Workers]) -> None:
 def test_failures_back_off_then_dead_then_revived(cli: Cli, workers: list[Workers]) -> None:
     marker = cli.cwd / "fixed"
     cli.ok("config", "set", "backoff_base", "1.5")
-    cli.ok("enqueue", f"test -f {marker} || exit 4", "--id", "flaky", "--max-retries", "2")
+    cli.ok("enqueue", f"test -f {marker} || exit 4", "--id", "flaky", "--max-retries", "3")
     workers.append(cli.workers("--count", "1"))
     wait_for(lambda: cli.state("flaky") == "dead", timeout=20, what="the DLQ")
     job = cli.job("flaky")
     history = job["history"]
-    assert [a["attempt"] for a in history] == [1, 2, 3]
+    assert [a["attempt"] for a in history] == [1, 2, 3]  # max_retries 3: at most 3 runs
+    assert job["attempts"] == job["max_retries"] == 3
     assert all(a["exit_code"] == 4 and a["error"] == "exit code 4" for a in history)
     starts = [iso_seconds(a["started_at"]) for a in history]
     gaps = [b - a for a, b in itertools.pairwise(starts)]

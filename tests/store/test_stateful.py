@@ -3,9 +3,9 @@
 Each example starts from a fresh store and applies a random sequence of what queue users
 and workers do: enqueue, claim, succeed, fail, lose a lease, come back late, force-stop,
 revive from the DLQ, change config. After every step the store must agree with a tiny
-model and keep the invariants: each job is in exactly one state, attempts never exceed
-max_retries + 1, a processing job always has a holder and a lease, and the counts match the
-listed jobs.
+model and keep the invariants: each job is in exactly one state, attempts never exceed its
+budget (max_retries, at least one) and a dead job spent exactly that, a processing job always
+has a holder and a lease, and the counts match the listed jobs.
 """
 
 from __future__ import annotations
@@ -217,7 +217,11 @@ class Lifecycle(RuleBasedStateMachine):
             for job in listed:
                 assert job.id not in seen  # exactly one state per job
                 seen[job.id] = state
-                assert job.attempts <= job.max_retries + 1
+                assert job.attempts <= job.allowed_attempts
+                if state is State.DEAD:
+                    assert job.attempts == job.allowed_attempts  # seeds: attempts == max_retries
+                if state is State.FAILED:
+                    assert job.attempts < job.allowed_attempts  # a retry is still to come
                 assert job.runs >= job.attempts
                 if state is State.PROCESSING:
                     assert job.worker_id is not None and job.lease_expires_at is not None

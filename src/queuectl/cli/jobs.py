@@ -17,7 +17,7 @@ from .context import Context, add_json, non_negative_int, positive_int
 ENQUEUE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--file", "-f"), dict(metavar="F", help="JSON object, array or JSON Lines; - is stdin")),
     (("--id",), dict(help="job id (default: a random UUID)")),
-    (("--max-retries",), dict(metavar="N", help="retries after the first attempt")),
+    (("--max-retries",), dict(metavar="N", help="the most attempts the job gets (0 = one)")),
     (
         ("--timeout",),
         dict(metavar="DURATION", help="kill it after 30, 2.5, 90s, 5m, 2h or 1d; 0 or none: never"),
