@@ -40,6 +40,10 @@ FIELDS = (
     "env",
 )
 ALIASES = {"timeout_s": "timeout"}
+#: The other fields of a job record as seed 003 prints one, so that a pasted record
+#: enqueues. They may only describe a new job; the store sets the timestamps itself.
+RECORD_FIELDS = ("state", "attempts", "next_retry_at", "created_at", "updated_at")
+NEW_JOB = "a new job starts pending with 0 attempts"
 
 
 _pool = ""  # random hex digits, handed out 19 at a time
@@ -213,6 +217,32 @@ def check_env(value: Any) -> dict[str, str]:
     return clean
 
 
+def _as_json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def check_state(value: Any) -> None:
+    if value != "pending":
+        raise ValueError(f"{NEW_JOB}, not {_as_json(value)}")
+
+
+def check_attempts(value: Any) -> None:
+    if isinstance(value, bool) or value != 0:
+        raise ValueError(f"{NEW_JOB}, not {_as_json(value)}")
+
+
+def check_next_retry_at(value: Any) -> None:
+    if value is not None:
+        raise ValueError(
+            f"{NEW_JOB} and no retry scheduled (null), not {_as_json(value)}; run_at delays a job"
+        )
+
+
+def ignored(value: Any) -> None:
+    return None
+
+
 CHECKS: dict[str, Callable[[Any], Any]] = {
     "id": check_id,
     "command": check_command,
@@ -224,6 +254,11 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "backoff_base": check_backoff_base,
     "cwd": check_cwd,
     "env": check_env,
+    "state": check_state,
+    "attempts": check_attempts,
+    "next_retry_at": check_next_retry_at,
+    "created_at": ignored,
+    "updated_at": ignored,
 }
 
 
@@ -237,7 +272,7 @@ def _checked(name: str, value: Any) -> Any:
 def unknown_field(name: str) -> ValidationError:
     import difflib
 
-    close = difflib.get_close_matches(name, [*FIELDS, *ALIASES], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, [*FIELDS, *ALIASES, *RECORD_FIELDS], n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ValidationError(f"unknown field {name!r}{hint}; known fields: {', '.join(FIELDS)}")
 

@@ -159,6 +159,23 @@ def test_seed_003_menu_seed_commands(cli: Cli, workers: list[Workers]) -> None:
     for i in (1, 2, 3):
         cli.ok("enqueue", json.dumps({"id": f"job{i}x", "command": "sleep 1"}))
     cli.ok("enqueue", '{"id":"persist1","command":"echo test"}')
+    # A job record as the seed's storage shows one, pasted back in: it enqueues as new.
+    record = {
+        "id": "unique-job-id",
+        "command": "echo 'Hello World'",
+        "state": "pending",
+        "attempts": 0,
+        "max_retries": 3,
+        "created_at": "2025-11-04T10:30:00Z",
+        "updated_at": "2025-11-04T10:30:00Z",
+        "next_retry_at": None,
+    }
+    assert cli.ok("enqueue", json.dumps(record)).out == "unique-job-id\n"
+    pasted = cli.job("unique-job-id")
+    assert (pasted["state"], pasted["attempts"], pasted["max_retries"]) == ("pending", 0, 3)
+    assert not pasted["created_at"].startswith("2025-11-04")
+    refused = cli.run("enqueue", json.dumps(dict(record, id="done-job", state="completed")))
+    assert refused.code == 2 and "a new job starts pending with 0 attempts" in refused.err
     for state in ("pending", "processing", "completed", "failed", "dead"):
         cli.ok("list", "--state", state)
     cli.ok("config", "get")

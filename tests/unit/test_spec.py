@@ -84,6 +84,19 @@ def test_all_fields() -> None:
         ({"command": "x", "env": {"A=B": "1"}}, "variable name"),
         ({"command": "x", "comand": "y"}, "did you mean 'command'"),
         ({"command": "x", "timeout": 1, "timeout_s": 2}, "given twice"),
+        (
+            {"command": "x", "state": "dead"},
+            'state: a new job starts pending with 0 attempts, not "dead"',
+        ),
+        ({"command": "x", "state": None}, "state: a new job starts pending"),
+        (
+            {"command": "x", "attempts": 3},
+            "attempts: a new job starts pending with 0 attempts, not 3",
+        ),
+        ({"command": "x", "attempts": False}, "attempts: a new job starts pending"),
+        ({"command": "x", "attempts": "0"}, "attempts: a new job starts pending"),
+        ({"command": "x", "next_retry_at": "2025-11-04T10:30:00Z"}, "next_retry_at: a new job"),
+        ({"command": "x", "stat": "pending"}, "did you mean 'state'"),
         (["echo"], "must be a JSON object"),
     ],
 )
@@ -91,6 +104,24 @@ def test_refused_specs(spec: Any, needle: str) -> None:
     with pytest.raises(ValidationError) as err:
         make(spec)
     assert needle in err.value.message
+
+
+def test_a_pasted_job_record_enqueues() -> None:
+    """Seed 003 prints job records with these fields; pasted into `enqueue`, one describing
+    a new job is a job spec. The store sets the timestamps itself."""
+    record = {
+        "id": "unique-job-id",
+        "command": "echo 'Hello World'",
+        "state": "pending",
+        "attempts": 0,
+        "max_retries": 3,
+        "created_at": "2025-11-04T10:30:00Z",
+        "updated_at": "2025-11-04T10:30:00Z",
+        "next_retry_at": None,
+    }
+    job = make(record)
+    assert (job.id, job.command, job.max_retries) == ("unique-job-id", "echo 'Hello World'", 3)
+    assert (job.created_at, job.run_at) == (NOW, NOW)
 
 
 def test_spec_argument_json_errors() -> None:
