@@ -72,18 +72,23 @@ def test_a_worker_stopped_alone_is_replaced(cli: Cli, workers: list[Workers]) ->
     assert "cause=stopped then=none" in w.log()
 
 
-# A bug that makes a worker raise while it runs a job (here injected into the first run).
+# A bug that makes a worker raise while it runs a job (here injected into the first run,
+# once that run has written its pid: killed earlier, it would leave no pid to watch).
 CRASH_ONCE = """
-import sys
+import sys, time
 from pathlib import Path
 from queuectl.worker import runner
 
 marker = Path(sys.argv[1])
+pidfile = marker.with_name("victim.pid")
 real_wait = runner.Execution.wait
 
 def wait(self, *args):
     if not marker.exists():
         marker.touch()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (pidfile.exists() and pidfile.read_text()):
+            time.sleep(0.01)
         raise RuntimeError("injected bug")
     return real_wait(self, *args)
 
