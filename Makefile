@@ -10,7 +10,7 @@ CODE   := src tests scripts main.py $(wildcard bench)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,web]'
+	$(BIN)/python -m pip install -q -e '.[all,dev]'
 	@# Byte-compile now: a CLI that compiles itself on every start is slow to start.
 	$(BIN)/python -m compileall -q src
 	touch $@

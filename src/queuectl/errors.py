@@ -5,6 +5,7 @@
     │   └── ValidationError  a job spec, option or config value was refused
     ├── NotFound             no such job, attempt or key (exit 1)
     ├── Conflict             a duplicate id, or a state that forbids the operation (exit 1)
+    ├── MissingExtra         the feature needs a pip extra that is not installed (exit 1)
     └── StoreError           the store cannot be used (exit 1)
         ├── StoreUnavailable the store cannot be opened, reached or written right now
         ├── StoreLost        the store a process opened is gone for good (deleted, replaced,
@@ -46,6 +47,10 @@ class NotFound(QueuectlError):
 
 class Conflict(QueuectlError):
     """The operation conflicts with the current state."""
+
+
+class MissingExtra(QueuectlError):
+    """A part of queuectl that is not installed was needed."""
 
 
 class StoreError(QueuectlError):

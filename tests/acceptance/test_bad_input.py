@@ -174,6 +174,8 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
     ("enqueue option misspelt after the command", ["enqueue", "echo", "--priorty", "2"], None, 2),
     ("unknown enqueue option before the command", ["enqueue", "--bogus", "echo"], None, 2),
     ("command words and --file", ["enqueue", "echo", "hi", "--file", "-"], "{}", 2),
+    ("completion for an unknown shell", ["completion", "tcsh"], None, 2),
+    ("completion without a shell", ["completion"], None, 2),
 ]
 
 

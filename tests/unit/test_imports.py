@@ -9,8 +9,8 @@ from pathlib import Path
 
 import queuectl
 
-#: Loaded only by the commands that need them (cron, metrics).
-FEATURE_LIBRARIES = {"cronsim", "prometheus_client"}
+#: Loaded only by the commands that need them (cron, metrics, completion).
+FEATURE_LIBRARIES = {"cronsim", "prometheus_client", "shtab"}
 #: The dashboard's stack: only `queuectl web` may load it.
 WEB_STACK = {"starlette", "jinja2", "uvicorn", "anyio", "markupsafe", "queuectl.web"}
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from ..errors import QueuectlError, UsageError
+from . import completion as completion_cmd
 from . import config as config_cmd
 from . import dlq as dlq_cmd
 from . import jobs as jobs_cmd
@@ -67,7 +68,15 @@ def build_parser() -> Parser:
         "-i", "--interactive", action="store_true", help="open the interactive menu"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (jobs_cmd, workers_cmd, status_cmd, dlq_cmd, config_cmd, web_cmd):
+    for module in (
+        jobs_cmd,
+        workers_cmd,
+        status_cmd,
+        dlq_cmd,
+        config_cmd,
+        web_cmd,
+        completion_cmd,
+    ):
         module.register(sub)
     return parser
 

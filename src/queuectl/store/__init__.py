@@ -131,6 +131,9 @@ def open_store(
     if busy_budget is None:
         busy_budget = store_timeout()
     if is_postgres(url):
+        from ..extras import require
+
+        require("postgres", "a postgresql:// store")
         from .postgres import PostgresStore
 
         return PostgresStore(
