@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := src tests scripts main.py $(wildcard bench)
 
-.PHONY: install demo test chaos lint fmt bench clean
+.PHONY: install demo test chaos docker-test lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 chaos: $(STAMP)
 	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
+
+# Builds the image and runs it (tests/docker); starts and stops a Docker engine if needed.
+docker-test: $(STAMP)
+	PYTHON=$(BIN)/python scripts/docker-test.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
