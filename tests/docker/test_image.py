@@ -46,7 +46,10 @@ def test_no_secret_or_host_file_in_any_layer(docker: Docker, image: str, tmp_pat
     docker("save", "-o", str(saved), image, timeout=300)
     secret = CA_BUNDLE.read_bytes() if CA_BUNDLE.is_file() else b""
     secret_hash = hashlib.sha256(secret).hexdigest()
-    forbidden = ("run/secrets/", "root/.cache/", "src/queuectl/", ".git/", ".venv/", "tests/")
+    # The secret's mount point, pip's cache, the build context (/src in the build stage), a
+    # store baked into /data, and host folders that must never be sent to the engine.
+    forbidden = ("run/secrets/", "root/.cache/", "src/", "tests/", "data/")
+    never = ("/.git/", "/.venv/")
     offenders: list[str] = []
     with tarfile.open(saved) as outer:
         manifest = json.load(outer.extractfile("manifest.json"))  # type: ignore[arg-type]
@@ -56,7 +59,7 @@ def test_no_secret_or_host_file_in_any_layer(docker: Docker, image: str, tmp_pat
             with tarfile.open(fileobj=io.BytesIO(layer.read())) as inner:
                 for member in inner:
                     name = member.name.lstrip("./")
-                    if any(part in f"/{name}/" for part in (f"/{f}" for f in forbidden)):
+                    if name.startswith(forbidden) or any(n in f"/{name}/" for n in never):
                         offenders.append(name)
                     elif secret and member.isfile() and member.size == len(secret):
                         data = inner.extractfile(member)
