@@ -3,8 +3,8 @@
 #   docker build -t queuectl .
 #   docker run -it -v queuectl-data:/data queuectl bash
 #
-# The image carries the PostgreSQL driver too (build arg EXTRAS, default "postgres"), so the
-# same image runs workers against `--db postgresql://...`.
+# The image carries the extras too (build arg EXTRAS, default "postgres,web"), so the same
+# image runs workers against `--db postgresql://...` and serves `queuectl web`.
 # Behind a TLS-inspecting proxy, hand pip its CA bundle as a build secret; a secret is
 # mounted for one RUN only and never lands in a layer:
 #   DOCKER_BUILDKIT=1 docker build --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt -t queuectl .
@@ -22,7 +22,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3-venv
 COPY pyproject.toml README.md /src/
 COPY src /src/src
-ARG EXTRAS=postgres
+ARG EXTRAS=postgres,web
 RUN --mount=type=secret,id=pip_ca --mount=type=cache,target=/root/.cache/pip \
     if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi; \
     python3 -m venv /opt/queuectl \

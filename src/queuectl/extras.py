@@ -11,19 +11,20 @@ import importlib
 
 from .errors import MissingExtra
 
-#: extra -> the module whose import proves it is installed
+#: extra -> the modules whose imports prove it is installed
 EXTRAS = {
-    "postgres": "psycopg",  # PostgreSQL stores
-    "web": "starlette",  # the web dashboard (reserved; not built yet)
+    "postgres": ("psycopg",),  # PostgreSQL stores
+    "web": ("starlette", "jinja2", "uvicorn"),  # `queuectl web`, the dashboard
 }
 
 
 def require(extra: str, feature: str) -> None:
     """Raise :class:`MissingExtra` unless ``extra`` is installed and importable."""
-    try:
-        importlib.import_module(EXTRAS[extra])
-    except ImportError as exc:
-        raise MissingExtra(
-            f"{feature} needs the {extra!r} extra, which is not installed ({exc}); "
-            f"install it with: pip install 'queuectl[{extra}]'"
-        ) from exc
+    for module in EXTRAS[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingExtra(
+                f"{feature} needs the {extra!r} extra, which is not installed ({exc}); "
+                f"install it with: pip install 'queuectl[{extra}]'"
+            ) from exc

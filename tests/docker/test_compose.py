@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +35,12 @@ def _spelling(name: str) -> list[str] | None:
         if probe.returncode == 0:
             return [client, "compose"]
     return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Compose:
@@ -75,15 +83,16 @@ def compose(request: pytest.FixtureRequest, docker: Docker, image: str) -> Itera
     try:
         yield project
     finally:
-        project("--profile", "postgres", "down", "-v", "--remove-orphans", "-t", "10")
+        project("--profile", "postgres", "--profile", "web", "down", "-v", "-t", "10")
         docker("volume", "rm", "-f", project.volume, check=False)
 
 
 def test_every_service_is_valid_and_on_the_host_network(compose: Compose) -> None:
-    config = compose("--profile", "postgres", "config").out
-    services = compose("--profile", "postgres", "config", "--services").out.split()
-    assert sorted(services) == ["pg-worker", "postgres", "queuectl"]
-    assert config.count("network_mode: host") == 3
+    every = ("--profile", "postgres", "--profile", "web")
+    config = compose(*every, "config").out
+    services = compose(*every, "config", "--services").out.split()
+    assert sorted(services) == ["pg-worker", "postgres", "queuectl", "web"]
+    assert config.count("network_mode: host") == 4
     assert f"name: {compose.volume}" in config
 
 
@@ -136,3 +145,20 @@ def test_postgres_profile_workers_run_jobs_enqueued_on_the_host(
         assert host.job(job_id)["history"][-1]["worker_id"] in in_container
     compose("stop", "-t", "30", "pg-worker")
     assert host.json("worker", "list") == []
+
+
+def test_web_profile_serves_the_dashboard_on_the_shared_volume(compose: Compose) -> None:
+    port = free_port()
+    compose("up", "-d", "web", env={"QUEUECTL_WEB_PORT": str(port)})
+    compose("exec", "-T", "web", "queuectl", "enqueue", "true", "--id", "seen-on-the-web")
+
+    def job() -> Any:
+        url = f"http://127.0.0.1:{port}/api/v1/jobs/seen-on-the-web"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                return json.load(reply)
+        except OSError:  # not listening yet
+            return None
+
+    doc = wait_for(job, timeout=60, what="the dashboard's API")
+    assert doc["id"] == "seen-on-the-web" and doc["state"] == "pending"

@@ -6,10 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from ..errors import QueuectlError
+from ..extras import require
 from .context import Context
-
-EXTRA_HINT = "pip install 'queuectl[web]'"
 
 
 def port_number(text: str) -> int:
@@ -36,14 +34,9 @@ def register(sub: Any) -> None:
 
 
 def web(args: argparse.Namespace, ctx: Context) -> int:
-    try:
-        from ..web.server import serve
-    except ImportError as exc:
-        missing = exc.name or "the web stack"
-        raise QueuectlError(
-            f"queuectl web needs the 'web' extra ({missing} is not installed): {EXTRA_HINT}"
-        ) from None
+    require("web", "queuectl web")
     from ..web.security import Credentials, check_exposure
+    from ..web.server import serve
 
     check_exposure(args.host, Credentials.from_env(os.environ))  # before the store is touched
     q = ctx.queue()
