@@ -143,6 +143,13 @@ def drop_schema(base_url: str, schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+def schema_exists(base_url: str, schema: str) -> bool:
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        query = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)"
+        row = conn.execute(query, (schema,)).fetchone()
+    return bool(row and row[0])
+
+
 @contextmanager
 def isolated_schema(base_url: str) -> Iterator[str]:
     """A store URL on a fresh schema of its own, dropped (CASCADE) on the way out."""

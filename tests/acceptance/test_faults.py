@@ -263,3 +263,37 @@ def test_a_store_swapped_under_the_workers_stops_them(
     if fault == "journal deleted":
         listed = {j["id"] for j in cli.json("list", "--limit", "0")}
         assert {f"after-{i}" for i in range(10)} <= listed
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"])
+def test_a_schema_dropped_under_the_workers_stops_them(
+    cli: Cli, workers: list[Workers], pg_base_url: str
+) -> None:
+    from queuectl.store.postgres import parse_url
+
+    from ..pg import drop_schema, schema_exists
+
+    schema = parse_url(cli.db).schema
+    cli.ok("enqueue", "sleep 30", "--id", "running")
+    w = cli.workers("--count", "2")
+    workers.append(w)
+    w.wait_ready(2)
+    wait_for(lambda: cli.state("running") == "processing", what="the job to start")
+    drop_schema(pg_base_url, schema)  # an administrator's DROP SCHEMA ... CASCADE
+    assert w.wait(20) == 1  # as for a deleted SQLite file: stop, loudly
+    log = w.log()
+    assert "action=store_lost" in log and "was dropped" in log and "Traceback" not in log
+    # Reading a missing store shows an empty one and creates nothing behind anyone's back...
+    for args in (["status"], ["list"], ["worker", "list"], ["dlq", "list"], ["config", "list"]):
+        assert cli.run(*args).code == 0, args
+    assert cli.json("status")["jobs"]["total"] == 0
+    assert cli.run("show", "running").code == 1
+    # ...a write that does not make a store is refused...
+    result = cli.run("dlq", "clear", "--yes")
+    assert result.code == 1 and "no queuectl store in schema" in result.err
+    assert len(result.err.splitlines()) == 1
+    assert not schema_exists(pg_base_url, schema)
+    # ...and only init, an enqueue, `worker start` or `config set` makes a new one.
+    created = cli.ok("enqueue", "true", "--id", "fresh")
+    assert "created a new empty store" in created.err
+    assert schema_exists(pg_base_url, schema)

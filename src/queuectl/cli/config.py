@@ -102,7 +102,7 @@ def config_get(args: argparse.Namespace, ctx: Context) -> int:
 
 def config_set(args: argparse.Namespace, ctx: Context) -> int:
     cfg.parse_value(args.key, args.value)  # validate before the store opens
-    name, value = ctx.queue().config_set(args.key, args.value)
+    name, value = ctx.queue(create=True).config_set(args.key, args.value)
     if ctx.json:
         ctx.emit_json({name: value})
     else:
@@ -112,7 +112,7 @@ def config_set(args: argparse.Namespace, ctx: Context) -> int:
 
 def config_unset(args: argparse.Namespace, ctx: Context) -> int:
     name = cfg.resolve_key(args.key)[0].name
-    ctx.queue().config_unset(args.key)
+    ctx.queue(create=True).config_unset(args.key)
     default = cfg.KEYS[name].default
     if ctx.json:
         ctx.emit_json({name: default})

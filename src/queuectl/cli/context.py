@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..api import Queue
+from ..store import is_postgres, resolve
 
 
 class Context:
@@ -19,10 +20,20 @@ class Context:
         # QUEUECTL_DB must not pass for an empty queue: every command that creates one says so.
         self.announce_created = True
 
-    def queue(self) -> Queue:
-        """Open the store only once the input is known to be valid."""
+    def queue(self, create: bool = False) -> Queue:
+        """Open the store only once the input is known to be valid.
+
+        ``create``: the command writes and may create a store that does not exist yet
+        (`init`, an enqueue, `worker start`, `config set`/`unset`). Reading commands do so
+        only on SQLite (seed scripts run `queuectl list` first); on PostgreSQL they read a
+        missing schema as an empty store and create nothing, so that no read makes one
+        behind the back of workers whose schema an administrator dropped.
+        """
+        if create and self._queue is not None and self._queue.store.missing:
+            self.close()
         if self._queue is None:
-            self._queue = Queue(self.db, on_wait=self.tell)
+            url = resolve(self.db)
+            self._queue = Queue(url, create=create or not is_postgres(url), on_wait=self.tell)
             if self._queue.created and self.announce_created:
                 sys.stderr.write(f"created a new empty store at {self._queue.location}\n")
         return self._queue

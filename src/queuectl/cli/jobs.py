@@ -263,7 +263,7 @@ def enqueue(args: argparse.Namespace, ctx: Context) -> int:
         if options:
             raise UsageError("job options cannot be combined with --file; put them in the file")
         text = _read_file(args.file)
-        jobs = ctx.queue().enqueue_text(text)
+        jobs = ctx.queue(create=True).enqueue_text(text)
         if ctx.json:
             ctx.emit_json([j.to_dict() for j in jobs])
         elif len(jobs) > 1 and sys.stdout.isatty():
@@ -285,7 +285,7 @@ def enqueue(args: argparse.Namespace, ctx: Context) -> int:
             fields[name] = value
     else:
         fields = {"command": spec, **options}
-    job = ctx.queue().enqueue_many([fields])[0]
+    job = ctx.queue(create=True).enqueue_many([fields])[0]
     if ctx.json:
         ctx.emit_json(job.to_dict())
     else:

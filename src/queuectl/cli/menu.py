@@ -105,14 +105,14 @@ def _enqueue(ctx: Context) -> None:
         if not retries.isdigit():
             raise QueuectlError(f"max retries must be a whole number, not {retries!r}")
         fields["max_retries"] = int(retries)
-    job = ctx.queue().enqueue_many([fields])[0]
+    job = ctx.queue(create=True).enqueue_many([fields])[0]
     sys.stdout.write(f"enqueued {job.id}\n")
 
 
 def _start(ctx: Context) -> None:
     from ..worker.supervisor import Supervisor
 
-    q = ctx.queue()
+    q = ctx.queue(create=True)
     raw = _ask(f"How many workers (empty: {q.config().worker_count})? ")
     if raw and (not raw.isdigit() or int(raw) < 1):
         raise QueuectlError(f"the number of workers must be at least 1, not {raw!r}")
@@ -154,5 +154,5 @@ def _set_config(ctx: Context) -> None:
     sys.stdout.write("Keys: " + ", ".join(KEYS) + "\n")
     key = _ask("Key: ")
     value = _ask("Value: ")
-    name, number = ctx.queue().config_set(key, value)
+    name, number = ctx.queue(create=True).config_set(key, value)
     sys.stdout.write(f"{name} = {number}\n")

@@ -98,7 +98,7 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
     queues = _queues(args.queue)
     if args.log_file and not args.detach:
         raise ValidationError("--log-file goes with --detach (otherwise the log is stderr)")
-    q = ctx.queue()  # opens (and creates) the store, so that errors show here, not in a worker
+    q = ctx.queue(create=True)  # opened (or made) here, so that errors show here, not in a worker
     count = args.count or q.config().worker_count
     url = q.url
     ctx.close()  # no connection may cross the fork into the workers

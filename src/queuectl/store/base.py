@@ -255,6 +255,7 @@ class Store(Protocol):
     url: str  # how to open this store again (may hold a password: never print it)
     location: str  # where the store is, for people (a path, or a URL without password)
     created: bool  # this handle created the store (it did not exist before)
+    missing: bool  # opened without creating it, and there is none: reads see an empty store
 
     def close(self) -> None: ...
 

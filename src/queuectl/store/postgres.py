@@ -60,7 +60,15 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
-from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreUnavailable, UsageError
+from ..errors import (
+    Conflict,
+    NotAStore,
+    NotFound,
+    StoreError,
+    StoreLost,
+    StoreUnavailable,
+    UsageError,
+)
 from ..models import (
     Attempt,
     AttemptResult,
@@ -372,12 +380,14 @@ class PostgresStore:
         self.url = url
         self.location = target.location
         self.created = False
+        self.missing = False
         self.schema = target.schema
         self.channel = channel_for(target.schema)
         self.busy_budget = busy_budget
         self._target = target
         self._q = _queries()
         self._conn: Conn | None = None
+        self._identity: tuple[int, int] | None = None  # see verify()
         try:
             self._prepare(create)
         except BaseException:
@@ -403,10 +413,11 @@ class PostgresStore:
         if version == latest:
             return
         if not relations and not create:
-            raise StoreUnavailable(
-                f"no queuectl store in schema {self.schema!r} at {self._target.where}"
-                " (run `queuectl init` to create one)"
-            )
+            # Read as an empty store, create nothing: the schema may be missing because an
+            # administrator dropped it, and its workers must not carry on with a new one.
+            self.missing = True
+            self.close()  # the next connection gets the stand-in (see _stand_in)
+            return
         self._run(lambda conn, retried: self._migrate(conn, migrations))
 
     def _relations(self, conn: Conn, retried: bool = False) -> set[str]:
@@ -445,8 +456,37 @@ class PostgresStore:
             conn.execute(text)  # several statements, no parameters: one simple query
             conn.execute(q["record_migration"], (number, name, time.time()))
 
+    def _no_store(self) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"no queuectl store in schema {self.schema!r} at {self._target.where}"
+            " (`queuectl init`, an enqueue or `worker start` creates one)"
+        )
+
+    def _stand_in(self, conn: Conn) -> None:
+        """For a store that does not exist: its tables as temporary tables of this session
+        (search_path is pg_temp), so reads find an empty store and nothing is created that
+        anyone else can see. Writes are refused before they get here (see ``_run``)."""
+        conn.execute(self._q["migrations_table"])
+        for _, _, text in load_migrations("postgres"):
+            conn.execute(text)
+
     def verify(self) -> None:
-        pass  # a server is reached by address: there is no file to lose track of
+        # The schema dropped (and perhaps made again by someone) under running workers: they
+        # must stop, as on a deleted SQLite file, not carry on with an empty store.
+        if self.missing:
+            return
+        row = self._run(
+            lambda c, r: c.execute(self._q["store_identity"], (self.schema,)).fetchone(),
+            write=False,
+        )
+        where = f"schema {self.schema!r} at {self._target.where}"
+        if row is None or row[1] is None:
+            raise StoreLost(f"the queuectl store in {where} was dropped")
+        identity = (int(row[0]), int(row[1]))
+        if self._identity is None:
+            self._identity = identity
+        elif identity != self._identity:
+            raise StoreLost(f"the queuectl store in {where} was dropped and made again")
 
     def schema_version(self) -> int:
         return int(
@@ -490,6 +530,8 @@ class PostgresStore:
         conn = self._open(deadline)
         try:
             conn.execute(self._q["session_settings"], self._session_settings(conn))
+            if self.missing:
+                self._stand_in(conn)
         except BaseException:
             conn.close()
             raise
@@ -505,7 +547,9 @@ class PostgresStore:
         """
         budget_ms = max(1000, round(self.busy_budget * 1000))
         return {
-            "search_path": sql.Identifier(self.schema).as_string(conn),
+            "search_path": "pg_temp"
+            if self.missing
+            else sql.Identifier(self.schema).as_string(conn),
             "lock_timeout": f"{budget_ms}ms",
             "statement_timeout": f"{max(2 * budget_ms, STATEMENT_TIMEOUT_MIN_MS)}ms",
             "idle_timeout": f"{budget_ms}ms",
@@ -527,9 +571,10 @@ class PostgresStore:
     def _translate(self, exc: psycopg.Error) -> StoreError:
         where, text = self._target.where, self._text(exc)
         state = exc.sqlstate or ""
-        if state == "42P01":
-            return StoreError(
-                f"the queuectl tables of schema {self.schema!r} at {where} are missing: {text}"
+        if state in ("42P01", "3F000"):
+            gone = exc.diag.message_primary or text
+            return StoreLost(
+                f"the queuectl tables of schema {self.schema!r} at {where} are gone ({gone})"
             )
         if state == "42501":
             return StoreUnavailable(f"permission denied by PostgreSQL at {where}: {text}")
@@ -571,6 +616,8 @@ class PostgresStore:
         hidden a successful commit; calls that are not naturally idempotent use it to
         recognise their own earlier effect.
         """
+        if write and self.missing:
+            raise self._no_store()
         deadline = time.monotonic() + self.busy_budget
         delay = RETRY_FIRST_DELAY
         retried = False

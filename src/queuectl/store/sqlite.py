@@ -164,6 +164,7 @@ class SqliteStore:
         self.url = path
         self.location = path
         self.created = False
+        self.missing = False  # without `create`, a missing file is an error instead
         self.busy_budget = busy_budget
         self._q = _queries()
         self._inserts: dict[int, str] = {}  # multi-row INSERT statements by row count

@@ -31,6 +31,14 @@ FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 
+-- name: store_identity
+-- Which schema and jobs table this is: dropped and made again, they get new oids. No row
+-- when the schema is gone; a NULL table when only the table is.
+SELECT n.oid::bigint, c.oid::bigint
+FROM pg_catalog.pg_namespace AS n
+LEFT JOIN pg_catalog.pg_class AS c ON c.relnamespace = n.oid AND c.relname = 'jobs'
+WHERE n.nspname = %s
+
 -- name: migrations_table
 CREATE TABLE IF NOT EXISTS queuectl_migrations (
     version    integer PRIMARY KEY,
