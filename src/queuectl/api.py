@@ -93,13 +93,18 @@ class Queue:
         db: str | os.PathLike[str] | None = None,
         *,
         create: bool = True,
+        missing_ok: bool = False,
         store: Store | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
-        """``on_wait`` is told, in a sentence, when a call starts waiting for the store."""
+        """``create``: make the store if it does not exist yet; without it, a missing store
+        is an error, or with ``missing_ok`` reads as an empty one that refuses writes.
+        ``on_wait`` is told, in a sentence, when a call starts waiting for the store."""
         self.url = resolve(db) if store is None else store.url
         self.store: Store = (
-            store if store is not None else open_store(self.url, create=create, on_wait=on_wait)
+            store
+            if store is not None
+            else open_store(self.url, create=create, missing_ok=missing_ok, on_wait=on_wait)
         )
 
     @property

@@ -264,6 +264,30 @@ def test_a_lease_counts_from_when_it_is_written(store: Store, db_url: str) -> No
     assert T0 + 51.4 <= current.lease_expires_at < T0 + 60
 
 
+def test_a_missing_store_is_an_error_or_an_empty_one_never_a_new_one(db_url: str) -> None:
+    from queuectl.errors import StoreUnavailable
+    from queuectl.store import open_store
+
+    with pytest.raises(StoreUnavailable, match=r"no .*store"):
+        open_store(db_url, create=False)
+    empty = open_store(db_url, create=False, missing_ok=True)
+    try:
+        assert empty.missing and not empty.created
+        assert empty.list_jobs() == [] and empty.list_workers() == [] and empty.expired(T0) == []
+        assert empty.config_items() == {} and empty.get_job("a") is None
+        with pytest.raises(StoreUnavailable, match=r"no .*store"):
+            empty.config_set("max_retries", "5")
+        with pytest.raises(StoreUnavailable, match=r"no .*store"):
+            empty.insert_jobs([new("a")])
+    finally:
+        empty.close()
+    made = open_store(db_url)  # it was not made behind our back
+    try:
+        assert made.created and not made.missing
+    finally:
+        made.close()
+
+
 def test_release_gives_the_attempt_back(store: Store) -> None:
     store.insert_jobs([new("a")])
     job = claim(store)

@@ -239,22 +239,6 @@ def test_a_newer_schema_version_asks_for_an_upgrade(pg_url: str, pg_base_url: st
         PostgresStore(pg_url)
 
 
-def test_no_store_and_create_false(pg_url: str, pg_base_url: str) -> None:
-    """Without ``create``, a missing schema reads as an empty store and nothing is made."""
-    from ..pg import schema_exists
-
-    store = PostgresStore(pg_url, create=False)
-    try:
-        assert store.missing and not store.created
-        assert store.list_jobs() == [] and store.list_workers() == []
-        assert store.config_items() == {} and store.get_job("x") is None
-        with pytest.raises(StoreUnavailable, match=r"no queuectl store in schema .*init"):
-            store.config_set("max_retries", "5")
-    finally:
-        store.close()
-    assert not schema_exists(pg_base_url, parse_url(pg_url).schema)
-
-
 def test_concurrent_first_use_migrates_once(pg_url: str, pg_base_url: str) -> None:
     start = threading.Barrier(6)
     opened: list[PostgresStore] = []

@@ -33,7 +33,8 @@ class Context:
             self.close()
         if self._queue is None:
             url = resolve(self.db)
-            self._queue = Queue(url, create=create or not is_postgres(url), on_wait=self.tell)
+            create = create or not is_postgres(url)
+            self._queue = Queue(url, create=create, missing_ok=True, on_wait=self.tell)
             if self._queue.created and self.announce_created:
                 sys.stderr.write(f"created a new empty store at {self._queue.location}\n")
         return self._queue

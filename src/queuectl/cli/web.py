@@ -39,5 +39,5 @@ def web(args: argparse.Namespace, ctx: Context) -> int:
     from ..web.server import serve
 
     check_exposure(args.host, Credentials.from_env(os.environ))  # before the store is touched
-    q = ctx.queue()
+    q = ctx.queue(create=True)  # a server, like `worker start`: it may be first
     return serve(q.url, q.location, args.host, args.port, args.read_only)

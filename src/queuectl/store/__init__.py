@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TypedDict
 
 from ..errors import UsageError
 from .base import Store, Waker
@@ -112,37 +113,51 @@ def store_timeout() -> float:
     return value
 
 
+class _Options(TypedDict):
+    """What both stores' constructors take besides the location."""
+
+    create: bool
+    missing_ok: bool
+    durable: bool
+    busy_budget: float
+    on_wait: Callable[[str], None] | None
+
+
 def open_store(
     url: str,
     *,
     create: bool = True,
+    missing_ok: bool = False,
     durable: bool = True,
     busy_budget: float | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> Store:
     """Open (creating and migrating on first use) the store at a resolved location.
 
+    ``create``: make the store if it does not exist yet; otherwise that is an error, or,
+    with ``missing_ok``, the store reads as an empty one that refuses writes (``missing``).
     ``durable``: commit with a full sync (enqueues); workers pass False for cheaper commits.
     ``busy_budget``: how long one call may wait out a locked or unreachable store before it
     raises ``StoreUnavailable`` (default: ``store_timeout()``).
     ``on_wait``: told once, in a sentence, when a call starts waiting for the store (locked,
     or not answering), so that a person is not left looking at silence.
     """
-    if busy_budget is None:
-        busy_budget = store_timeout()
+    options = _Options(
+        create=create,
+        missing_ok=missing_ok,
+        durable=durable,
+        busy_budget=store_timeout() if busy_budget is None else busy_budget,
+        on_wait=on_wait,
+    )
     if is_postgres(url):
         from ..extras import require
 
         require("postgres", "a postgresql:// store")
         from .postgres import PostgresStore
 
-        return PostgresStore(
-            url, create=create, durable=durable, busy_budget=busy_budget, on_wait=on_wait
-        )
+        return PostgresStore(url, **options)
     from .sqlite import SqliteStore
 
     if create and url == default_location():
         os.makedirs(os.path.dirname(url), mode=0o700, exist_ok=True)
-    return SqliteStore(
-        url, create=create, durable=durable, busy_budget=busy_budget, on_wait=on_wait
-    )
+    return SqliteStore(url, **options)

@@ -255,7 +255,9 @@ class Store(Protocol):
     url: str  # how to open this store again (may hold a password: never print it)
     location: str  # where the store is, for people (a path, or a URL without password)
     created: bool  # this handle created the store (it did not exist before)
-    missing: bool  # opened without creating it, and there is none: reads see an empty store
+    # Opened with missing_ok and there is none: it reads as an empty store (a stand-in that
+    # nobody else sees) and refuses writes.
+    missing: bool
 
     def close(self) -> None: ...
 

@@ -371,6 +371,7 @@ class PostgresStore:
         url: str,
         *,
         create: bool = True,
+        missing_ok: bool = False,
         durable: bool = True,
         busy_budget: float = 30.0,
         on_wait: Callable[[str], None] | None = None,
@@ -389,7 +390,7 @@ class PostgresStore:
         self._conn: Conn | None = None
         self._identity: tuple[int, int] | None = None  # see verify()
         try:
-            self._prepare(create)
+            self._prepare(create, missing_ok)
         except BaseException:
             self.close()
             raise
@@ -401,7 +402,7 @@ class PostgresStore:
 
     # --- opening ------------------------------------------------------------------------
 
-    def _prepare(self, create: bool) -> None:
+    def _prepare(self, create: bool, missing_ok: bool) -> None:
         migrations = load_migrations("postgres")
         latest = len(migrations)
         relations = self._run(self._relations, write=False)
@@ -413,6 +414,8 @@ class PostgresStore:
         if version == latest:
             return
         if not relations and not create:
+            if not missing_ok:
+                raise self._no_store()
             # Read as an empty store, create nothing: the schema may be missing because an
             # administrator dropped it, and its workers must not carry on with a new one.
             self.missing = True

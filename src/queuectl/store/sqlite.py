@@ -155,6 +155,7 @@ class SqliteStore:
         path: str,
         *,
         create: bool = True,
+        missing_ok: bool = False,
         durable: bool = True,
         busy_budget: float = 30.0,
         on_wait: Callable[[str], None] | None = None,
@@ -164,29 +165,37 @@ class SqliteStore:
         self.url = path
         self.location = path
         self.created = False
-        self.missing = False  # without `create`, a missing file is an error instead
+        self.missing = False
         self.busy_budget = busy_budget
         self._q = _queries()
         self._inserts: dict[int, str] = {}  # multi-row INSERT statements by row count
-        self._conn = self._connect(create)
+        self._conn = self._connect(create, missing_ok)
         self._header_fd = -1
+        self._refuse_writes = False
         try:
             self._prepare(durable)
-            self._identity = self._file_identity()
-            self._journal = self._journal_identity()
+            # A store that does not exist is read as an empty one, made in memory (see
+            # Store.missing); nothing may be written to it.
+            self._refuse_writes = self.missing
+            if not self.missing:
+                self._identity = self._file_identity()
+                self._journal = self._journal_identity()
         except BaseException:
             self._conn.close()
             raise
 
     # --- opening ------------------------------------------------------------------------
 
-    def _connect(self, create: bool) -> sqlite3.Connection:
+    def _connect(self, create: bool, missing_ok: bool) -> sqlite3.Connection:
         path = self.path
         if os.path.isdir(path):
             raise NotAStore(f"{path} is a directory, not a queuectl store")
         if not os.path.exists(path):
+            if not create and missing_ok:
+                self.missing = True
+                return sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             if not create:
-                raise StoreUnavailable(f"no store at {path} (run `queuectl init` to create one)")
+                raise self._no_store()
             parent = os.path.dirname(path) or "."
             if not os.path.isdir(parent):
                 raise StoreUnavailable(
@@ -306,6 +315,8 @@ class SqliteStore:
         return found
 
     def verify(self) -> None:
+        if self.missing:
+            return
         # An open connection keeps using a deleted file's inode. Without these checks a
         # worker would drain a ghost while new jobs go to a fresh file at the same path; or,
         # with its write-ahead log deleted, keep committing to a log nobody else reads, then
@@ -386,7 +397,12 @@ class SqliteStore:
             time.sleep(delay * (0.5 + os.urandom(1)[0] / 255))
             delay = min(delay * 2, 0.1)
 
+    def _no_store(self) -> StoreUnavailable:
+        return StoreUnavailable(f"no store at {self.path} (run `queuectl init` to create one)")
+
     def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        if self._refuse_writes:
+            raise self._no_store()
         conn = self._conn
 
         def attempt() -> T:
