@@ -293,7 +293,7 @@ def test_a_schema_dropped_under_the_workers_stops_them(
     assert result.code == 1 and "no queuectl store in schema" in result.err
     assert len(result.err.splitlines()) == 1
     assert not schema_exists(pg_base_url, schema)
-    # ...and only init, an enqueue, `worker start` or `config set` makes a new one.
+    # ...and only a command that writes one (init, enqueue, config set...) makes a new one.
     created = cli.ok("enqueue", "true", "--id", "fresh")
     assert "created a new empty store" in created.err
     assert schema_exists(pg_base_url, schema)

@@ -24,10 +24,11 @@ class Context:
         """Open the store only once the input is known to be valid.
 
         ``create``: the command writes and may create a store that does not exist yet
-        (`init`, an enqueue, `worker start`, `config set`/`unset`). Reading commands do so
-        only on SQLite (seed scripts run `queuectl list` first); on PostgreSQL they read a
-        missing schema as an empty store and create nothing, so that no read makes one
-        behind the back of workers whose schema an administrator dropped.
+        (`init`, an enqueue, `worker start`/`stop`, `config set`/`unset`, `web`). Reading
+        commands do so only on SQLite (seed scripts run `queuectl list` first); on
+        PostgreSQL they read a missing schema as an empty store and create nothing, so
+        that no read makes one behind the back of workers whose schema an administrator
+        dropped.
         """
         if create and self._queue is not None and self._queue.store.missing:
             self.close()

@@ -125,7 +125,7 @@ def _start(ctx: Context) -> None:
 def _stop(ctx: Context) -> None:
     from ..worker.control import stop_workers
 
-    report = stop_workers(ctx.queue(), force=False, timeout=60)
+    report = stop_workers(ctx.queue(create=True), force=False, timeout=60)
     sys.stdout.write(f"stopped {len(report.stopped)} worker(s)\n")
 
 

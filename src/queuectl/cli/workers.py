@@ -136,7 +136,9 @@ def stop(args: argparse.Namespace, ctx: Context) -> int:
         hint = "" if args.force else "; `queuectl worker stop --force` interrupts them"
         ctx.tell(f"waiting up to {args.timeout:g}s for {what}{hint}")
 
-    report = stop_workers(ctx.queue(), force=args.force, timeout=args.timeout, on_wait=waiting)
+    # It writes its stop mark, which a supervisor still making the store must find there.
+    queue = ctx.queue(create=True)
+    report = stop_workers(queue, force=args.force, timeout=args.timeout, on_wait=waiting)
     if ctx.json:
         ctx.emit_json(
             {
