@@ -482,7 +482,7 @@ def test_concurrent_claims_never_share_a_job(open_new: StoreFactory) -> None:
 def test_wake_ups_for_new_work_and_scheduled_retries(open_new: StoreFactory) -> None:
     import select
 
-    from queuectl.store.sqlite import hostname
+    from queuectl.host import hostname
 
     idle = open_new(durable=False)
     waker = idle.open_waker("w-idle")

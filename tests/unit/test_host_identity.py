@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from queuectl.store.sqlite import hostname
+from queuectl.host import hostname
 
-NAME = "from queuectl.store.sqlite import hostname; print(hostname())"
+NAME = "from queuectl.host import hostname; print(hostname())"
 
 
 def test_a_pid_namespace_of_its_own_is_a_host_of_its_own() -> None:

@@ -60,3 +60,9 @@ def test_public_api_is_explicit() -> None:
 def test_metrics_types_load_no_prometheus_client() -> None:
     """The API can build a snapshot without the client; only rendering loads it."""
     assert "prometheus_client" not in loaded_after("import queuectl.metrics")
+
+
+def test_workers_load_no_store_backend_until_they_open_one() -> None:
+    """A PostgreSQL worker must not load the SQLite backend (for its host name, say)."""
+    mods = loaded_after("import queuectl.worker.supervisor, queuectl.worker.control")
+    assert not {"queuectl.store.sqlite", "queuectl.store.postgres"} & mods

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from ..api import Queue
 from ..errors import QueuectlError
+from ..host import hostname
 from ..models import WorkerInfo
-from ..store.sqlite import hostname
 from .supervisor import Supervisor
 
 DETACH_READY_TIMEOUT = 30.0

@@ -28,11 +28,11 @@ from typing import TypeVar
 
 from ..config import Config
 from ..errors import NotAStore, QueuectlError, StoreError, StoreLost
+from ..host import hostname
 from ..models import AttemptResult, Job, Outcome, WorkerInfo
 from ..retry import decide
 from ..states import Event, State
 from ..store import Store, Waker, open_store, without_password
-from ..store.sqlite import hostname
 from . import signals
 from .log import EventLog
 from .runner import Command, Execution, Stop, signal_name
