@@ -24,6 +24,7 @@ from pathlib import Path
 from queuectl import Queue
 from queuectl.models import AttemptResult, Outcome
 from queuectl.states import State
+from queuectl.store import Store, open_store
 from queuectl.timeutil import to_iso
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ COMMANDS = {
 }
 
 
-def history(q: Queue, now: float) -> None:
+def history(q: Queue, store: Store, now: float) -> None:
     """An hour of finished jobs: mostly completed, some failed and retried, a few dead."""
     rng = random.Random(14)
     for minute in range(60, 0, -1):
@@ -53,12 +54,12 @@ def history(q: Queue, now: float) -> None:
             ok = rng.random() > 0.08
             command = rng.choice(COMMANDS[queue])
             job = q.enqueue(command, queue=queue, max_retries=1, run_at=to_iso(started - 1))
-            claimed = q.store.claim("demo-worker", None, started, started + 30)
+            claimed = store.claim("demo-worker", None, started, started + 30)
             assert claimed is not None and claimed.id == job.id
             error = None if ok else rng.choice(ERRORS)
             result = AttemptResult(0 if ok else 1, error, False, started, finished)
             state = State.COMPLETED if ok else State.DEAD
-            q.store.finish(claimed, result, Outcome(state, None))
+            store.finish(claimed, result, Outcome(state, None))
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -109,7 +110,9 @@ def main() -> None:
         env["QUEUECTL_DB"] = db
         now = time.time()
         with Queue(db) as q:
-            history(q, now)
+            store = open_store(db)
+            history(q, store, now)
+            store.close()
             q.enqueue(
                 "for i in $(seq 1 300); do echo step $i of 300; sleep 0.2; done",
                 id="tail-demo",

@@ -375,3 +375,23 @@ def stop_supervisor(pid: int, timeout: float = 20) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def bury_next(url: str) -> str | None:
+    """Claim the next ready job and record its attempt as failed for good (dead), as a worker
+    would, without running anything; returns its id (None when no job was ready)."""
+    from queuectl.models import AttemptResult, Outcome
+    from queuectl.states import State
+    from queuectl.store import open_store
+
+    store = open_store(url)
+    try:
+        now = time.time()
+        job = store.claim("w", None, now, now + 30)
+        if job is None:
+            return None
+        failed = AttemptResult(1, "exit code 1", False, now, now)
+        assert store.finish(job, failed, Outcome(State.DEAD, None))
+        return job.id
+    finally:
+        store.close()

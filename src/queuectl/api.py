@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from . import config as cfg
 from . import spec
@@ -36,6 +36,10 @@ from .states import State
 from .store import Store, open_store, resolve
 from .timeutil import now
 
+if TYPE_CHECKING:
+    from .worker.control import Detached, StopReport
+    from .worker.supervisor import Supervisor
+
 # `Queue.list` shadows the builtin inside the class body, so its annotations use these.
 Jobs = list[Job]
 Ids = list[str]
@@ -43,6 +47,12 @@ Ids = list[str]
 PAGE_LIMIT = 500  # the most jobs one page may hold
 SEARCH_WINDOW = 200_000  # jobs one text search looks through before it returns a page
 TEXT_LIMIT = 200  # characters of a search text
+
+
+class _StoreOptions(TypedDict):
+    create: bool
+    missing_ok: bool
+    on_wait: Callable[[str], None] | None
 
 
 class Status(NamedTuple):
@@ -85,6 +95,28 @@ def parse_state(text: str) -> State:
         raise ValidationError(f"unknown state {text!r}; valid states: {choices}") from None
 
 
+def retry_targets(job_ids: Sequence[str], all: bool) -> Ids | None:
+    """The dead jobs a DLQ retry is for, once each (None: all of them)."""
+    if all and job_ids:
+        raise ValidationError("give job ids or --all, not both")
+    if not all and not job_ids:
+        raise ValidationError("give at least one job id, or --all")
+    return None if all else list(dict.fromkeys(job_ids))
+
+
+def worker_queues(names: Iterable[str] | None, label: str = "queues") -> tuple[str, ...] | None:
+    """The queues workers take jobs from, checked, each once (None or empty: all)."""
+    if not names:
+        return None
+    checked: Ids = []
+    for name in names:
+        try:
+            checked.append(spec.check_queue(name.strip()))
+        except ValueError as exc:
+            raise ValidationError(f"{label}: {exc}") from None
+    return tuple(dict.fromkeys(checked))
+
+
 class Queue:
     """A handle on one store (SQLite path or PostgreSQL URL)."""
 
@@ -101,23 +133,38 @@ class Queue:
         is an error, or with ``missing_ok`` reads as an empty one that refuses writes.
         ``on_wait`` is told, in a sentence, when a call starts waiting for the store."""
         self.url = resolve(db) if store is None else store.url
-        self.store: Store = (
-            store
-            if store is not None
-            else open_store(self.url, create=create, missing_ok=missing_ok, on_wait=on_wait)
+        self._options = _StoreOptions(create=create, missing_ok=missing_ok, on_wait=on_wait)
+        self._handle: Store | None = (
+            store if store is not None else open_store(self.url, **self._options)
         )
+        self._created = self._store.created
+        self.location = self._store.location  # for people: a path, or a URL without password
 
     @property
-    def location(self) -> str:
-        return self.store.location
+    def _store(self) -> Store:
+        """The store, opened again on first use after ``close`` (or a fork of workers)."""
+        if self._handle is None:
+            self._handle = open_store(self.url, **self._options)
+        return self._handle
 
     @property
     def created(self) -> bool:
         """Whether opening this queue created its store (a new file, or a new schema)."""
-        return self.store.created
+        return self._created
+
+    @property
+    def missing(self) -> bool:
+        """Opened with ``missing_ok`` and there is no store: reads see an empty one."""
+        return self._store.missing
+
+    def schema_version(self) -> int:
+        return self._store.schema_version()
 
     def close(self) -> None:
-        self.store.close()
+        """Close the connection (the next call opens it again)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
     def __enter__(self) -> Queue:
         return self
@@ -129,24 +176,24 @@ class Queue:
 
     def config(self) -> cfg.Config:
         """The effective settings (store values over defaults)."""
-        return cfg.Config.from_stored(self.store.config_items())
+        return cfg.Config.from_stored(self._store.config_items())
 
     def config_get(self, key: str) -> cfg.Number:
         return cfg.get_value(self.config(), key)
 
     def config_set(self, key: str, value: str | int | float) -> tuple[str, cfg.Number]:
         name, number = cfg.parse_value(key, str(value))
-        self.store.config_set(name, cfg.encode(number))
+        self._store.config_set(name, cfg.encode(number))
         return name, number
 
     def config_unset(self, key: str) -> bool:
         """Back to the default; returns whether a value had been set."""
         name = cfg.resolve_key(key)[0].name
-        return self.store.config_unset(name)
+        return self._store.config_unset(name)
 
     def config_stored(self) -> dict[str, str]:
         """Only the keys set in the store (raw), for showing which values are defaults."""
-        return self.store.config_items()
+        return self._store.config_items()
 
     # --- enqueue ------------------------------------------------------------------------
 
@@ -171,7 +218,7 @@ class Queue:
     def _insert(self, new: Sequence[NewJob]) -> Jobs:
         if not new:
             raise ValidationError("no jobs given")
-        self.store.insert_jobs(new)
+        self._store.insert_jobs(new)
         pending = State.PENDING
         # Positional, in Job's field order: batches can hold 100,000 jobs.
         return [
@@ -203,7 +250,7 @@ class Queue:
     # --- reading ------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
-        job = self.store.get_job(job_id)
+        job = self._store.get_job(job_id)
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
         return job
@@ -218,7 +265,7 @@ class Queue:
     ) -> Jobs:
         """Jobs, newest first. ``ready``: only pending/failed jobs whose time has come."""
         wanted, filters = self._filters(state, queue, limit, ready)
-        jobs = self.store.list_jobs(**filters)
+        jobs = self._store.list_jobs(**filters)
         return jobs if wanted is None else [j for j in jobs if j.state is wanted]
 
     def iter_jobs(
@@ -236,7 +283,7 @@ class Queue:
         return self._stream(wanted, filters)
 
     def _stream(self, wanted: State | None, filters: dict[str, Any]) -> Generator[Job, None, None]:
-        jobs = self.store.iter_jobs(**filters)
+        jobs = self._store.iter_jobs(**filters)
         try:
             yield from (jobs if wanted is None else (j for j in jobs if j.state is wanted))
         finally:
@@ -260,7 +307,7 @@ class Queue:
         return (st if ready else None), filters
 
     def counts(self) -> dict[State, int]:
-        return self.store.count_jobs()
+        return self._store.count_jobs()
 
     def page(
         self, where: JobFilter | None = None, *, limit: int = 50, cursor: str | None = None
@@ -278,19 +325,19 @@ class Queue:
             before = int(cursor)
         where = where or JobFilter()
         window = SEARCH_WINDOW if where.text else None
-        jobs, after = self.store.page_jobs(where, before, limit, window)
+        jobs, after = self._store.page_jobs(where, before, limit, window)
         return Page(jobs, None if after is None else str(after))
 
     def queue_load(self) -> builtins.list[QueueLoad]:
         """Per queue: jobs ready, scheduled for later, running and dead."""
-        return self.store.queue_load(now())
+        return self._store.queue_load(now())
 
     def throughput(self, minutes: int = 60) -> builtins.list[MinuteCount]:
         """Attempts completed and failed per minute over the last ``minutes``, oldest first,
         one entry per minute (the current, unfinished minute last)."""
         current = int(now() // 60)
         first = current - minutes + 1
-        found = {int(m.start // 60): m for m in self.store.finished_per_minute(first * 60.0)}
+        found = {int(m.start // 60): m for m in self._store.finished_per_minute(first * 60.0)}
         return [found.get(m, MinuteCount(m * 60.0, 0, 0)) for m in range(first, current + 1)]
 
     def changes(self, stopped: Callable[[], bool], interval: float = 0.5) -> Iterator[None]:
@@ -301,11 +348,11 @@ class Queue:
         """
         import select
 
-        waker = self.store.open_waker(f"watch-{os.getpid()}")
+        waker = self._store.open_waker(f"watch-{os.getpid()}")
         try:
             seen: object = None
             while not stopped():
-                marker = self.store.change_marker()
+                marker = self._store.change_marker()
                 if marker != seen:
                     seen = marker
                     yield
@@ -317,12 +364,12 @@ class Queue:
 
     def history(self, job_id: str) -> builtins.list[Attempt]:
         self.get(job_id)
-        return self.store.attempts(job_id)
+        return self._store.attempts(job_id)
 
     def logs(self, job_id: str, attempt: int | None = None) -> Output:
         if attempt is not None and attempt < 1:
             raise ValidationError(f"attempt: numbers start at 1, got {attempt}")
-        output = self.store.output(job_id, attempt)
+        output = self._store.output(job_id, attempt)
         if output is None:
             job = self.get(job_id)
             if attempt is None:
@@ -333,10 +380,92 @@ class Queue:
     def workers(self) -> builtins.list[WorkerInfo]:
         """Registered workers that are alive (heartbeat within the lease timeout)."""
         horizon = now() - self.config().lease_timeout
-        return [w for w in self.store.list_workers() if w.heartbeat_at >= horizon]
+        return [w for w in self._store.list_workers() if w.heartbeat_at >= horizon]
 
     def status(self) -> Status:
         return Status(self.counts(), self.workers())
+
+    def run_workers(
+        self,
+        count: int | None = None,
+        *,
+        queues: Sequence[str] | None = None,
+        quiet: bool = False,
+        json_log: bool = False,
+        launched_at: float | None = None,
+    ) -> int:
+        """Run a supervisor with ``count`` worker processes (default: config ``worker_count``)
+        in this process until it is stopped (a signal, ``stop_workers`` from anywhere);
+        returns its exit status, 0 when it stopped as asked. It logs to stderr (JSON Lines on
+        stdout with ``json_log``), and leaves signal handling as it found it.
+
+        ``launched_at``: a ``stop_workers`` at or after this time stops the pool even if it
+        comes before the workers registered (default: now).
+        """
+        supervisor = self._supervisor(count, queues, quiet, json_log, launched_at)
+        return supervisor.run()
+
+    def start_workers(
+        self,
+        count: int | None = None,
+        *,
+        queues: Sequence[str] | None = None,
+        log_file: str | None = None,
+        quiet: bool = False,
+        json_log: bool = False,
+        launched_at: float | None = None,
+    ) -> Detached:
+        """``run_workers`` in the background: returns once every worker is up, with the
+        supervisor's pid and where it logs (``log_file``; default: next to a SQLite store, or
+        ``$XDG_STATE_HOME/queuectl/worker.log``)."""
+        from .worker.control import default_log_path, start_detached
+
+        supervisor = self._supervisor(count, queues, quiet, json_log, launched_at)
+        log_path = os.path.abspath(log_file or default_log_path(self.url))
+        return start_detached(supervisor, log_path)
+
+    def _supervisor(
+        self,
+        count: int | None,
+        queues: Sequence[str] | None,
+        quiet: bool,
+        json_log: bool,
+        launched_at: float | None,
+    ) -> Supervisor:
+        from .worker.supervisor import Supervisor
+
+        chosen = worker_queues(queues)
+        if count is not None and count < 1:
+            raise ValidationError(f"count: must be at least 1, got {count}")
+        size = count or self.config().worker_count
+        self.close()  # no connection may cross the fork into the workers
+        return Supervisor(
+            self.url,
+            size,
+            chosen,
+            quiet=quiet,
+            json_log=json_log,
+            launched_at=now() if launched_at is None else launched_at,
+        )
+
+    def stop_workers(
+        self,
+        *,
+        force: bool = False,
+        timeout: float = 60.0,
+        on_wait: Callable[[builtins.list[WorkerInfo]], None] | None = None,
+    ) -> StopReport:
+        """Ask every worker of the store to stop, wherever it runs, and wait up to ``timeout``
+        seconds until they are gone. ``force``: their running jobs are terminated and put
+        back without spending an attempt. ``on_wait`` is told once, after a second, which
+        workers are still running. A worker running the very job that calls this is asked
+        too, but not waited for (``StopReport.own``)."""
+        from .worker.control import stop_workers
+
+        if timeout < 0:
+            raise ValidationError(f"timeout: must be >= 0, got {timeout:g}")
+        lease = self.config().lease_timeout
+        return stop_workers(self._store, lease, force=force, timeout=timeout, on_wait=on_wait)
 
     # --- dead letter queue --------------------------------------------------------------
 
@@ -345,15 +474,11 @@ class Queue:
 
     def dlq_retry(self, job_ids: Sequence[str] = (), *, all: bool = False) -> Ids:
         """Revive dead jobs with a fresh retry budget (all or nothing)."""
-        if all and job_ids:
-            raise ValidationError("give job ids or --all, not both")
-        if not all and not job_ids:
-            raise ValidationError("give at least one job id, or --all")
-        return self.store.revive(None if all else list(dict.fromkeys(job_ids)), now())
+        return self._store.revive(retry_targets(job_ids, all), now())
 
     def dlq_groups(self, limit: int = 50) -> builtins.list[ErrorGroup]:
         """Dead jobs grouped by their last error, the largest groups first."""
-        return self.store.dead_groups(limit)
+        return self._store.dead_groups(limit)
 
     def retry(self, job_ids: Sequence[str]) -> ActionResult:
         """Revive each dead job of ``job_ids``; every other id is skipped with the reason.
@@ -361,15 +486,15 @@ class Queue:
         One short transaction, whatever the others are: meant for batches (the dashboard).
         """
         wanted = list(dict.fromkeys(job_ids))
-        done = self.store.revive_some(wanted, now()) if wanted else []
+        done = self._store.revive_some(wanted, now()) if wanted else []
         moved = set(done)
         skipped = [(i, self._why_not(i, "dead")) for i in wanted if i not in moved]
         return ActionResult(done, skipped)
 
     def _why_not(self, job_id: str, wanted: str) -> str:
-        job = self.store.get_job(job_id)
+        job = self._store.get_job(job_id)
         return "no such job" if job is None else f"it is {job.state}, not {wanted}"
 
     def dlq_clear(self) -> int:
         """Delete every dead job; returns how many."""
-        return self.store.purge_dead()
+        return self._store.purge_dead()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ..helpers import Cli, dump_store
+from ..helpers import Cli, bury_next, dump_store
 
 LINES_WITH_ONE_BAD = "\n".join(
     [
@@ -182,20 +182,12 @@ CASES: list[tuple[str, list[str], str | None, int]] = [
 @pytest.fixture
 def seeded(cli: Cli) -> Cli:
     """The store gets a dead job (with history), a pending job, and a config value."""
-    import time
-
     from queuectl import Queue
-    from queuectl.models import AttemptResult, Outcome
-    from queuectl.states import State
 
     with Queue(cli.db) as q:
         q.config_set("max_retries", "4")
         q.enqueue("false", id="dead-one", max_retries=0)
-        now = time.time()
-        job = q.store.claim("w", None, now, now + 30)
-        assert job is not None and job.id == "dead-one"
-        failed = AttemptResult(1, "exit code 1", False, now, now)
-        assert q.store.finish(job, failed, Outcome(State.DEAD, None))
+        assert bury_next(cli.db) == "dead-one"
         q.enqueue("true", id="existing")
     return cli
 

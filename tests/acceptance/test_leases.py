@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from queuectl import Queue
+from queuectl.store import open_store
 
 from ..helpers import Cli, Workers, store_locked, wait_for
 
@@ -14,8 +14,9 @@ def test_a_lease_too_short_to_honour_is_refused_or_raised(cli: Cli, workers: lis
     result = cli.run("config", "set", "lease_timeout", "0.02")
     assert result.code == 2 and "lease_timeout: must be >= 1" in result.err
     # A value stored by an older version is raised to the floor, not half honoured.
-    with Queue(cli.db) as q:
-        q.store.config_set("lease_timeout", "0.02")
+    store = open_store(cli.db)
+    store.config_set("lease_timeout", "0.02")
+    store.close()
     specs = "\n".join(f'{{"id": "j{i}", "command": "sleep 0.3"}}' for i in range(3))
     cli.ok("enqueue", "--file", "-", input=specs)
     workers.append(cli.workers("--count", "2"))

@@ -10,17 +10,10 @@ import pytest
 from queuectl import Queue
 from queuectl.api import parse_filter
 from queuectl.errors import ValidationError
-from queuectl.models import AttemptResult, JobFilter, Outcome
+from queuectl.models import JobFilter
 from queuectl.states import State
 
-
-def bury(q: Queue, job_id: str) -> None:
-    now = time.time()
-    job = q.store.claim("w", None, now, now + 30)
-    assert job is not None and job.id == job_id
-    assert q.store.finish(
-        job, AttemptResult(1, "exit code 1", False, now, now), Outcome(State.DEAD, None)
-    )
+from ..helpers import bury_next
 
 
 def test_page_checks_its_input(db_url: str) -> None:
@@ -44,7 +37,7 @@ def test_page_checks_its_input(db_url: str) -> None:
 def test_retry_reports_each_id(db_url: str) -> None:
     with Queue(db_url) as q:
         q.enqueue("false", id="dead", max_retries=0)
-        bury(q, "dead")
+        assert bury_next(q.url) == "dead"
         q.enqueue("true", id="waiting")
         result = q.retry(["dead", "waiting", "nope", "dead"])
         assert result.done == ["dead"]
@@ -59,7 +52,7 @@ def test_retry_reports_each_id(db_url: str) -> None:
 def test_throughput_has_one_entry_per_minute(db_url: str) -> None:
     with Queue(db_url) as q:
         q.enqueue("false", id="dead", max_retries=0)
-        bury(q, "dead")
+        assert bury_next(q.url) == "dead"
         minutes = q.throughput(60)
         assert len(minutes) == 60
         assert [m.start for m in minutes] == sorted(m.start for m in minutes)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ..helpers import Cli, Workers, dump_store, wait_for
+from ..helpers import Cli, Workers, bury_next, dump_store, wait_for
 from .conftest import Web, basic
 
 StartWeb = Callable[..., Web]
@@ -233,8 +233,6 @@ def test_actions_answer_done_and_skipped(cli: Cli, web: StartWeb) -> None:
 def test_bulk_retry_on_a_filter_runs_in_batches(cli: Cli, web: StartWeb) -> None:
     """1,200 dead jobs (more than two batches) revived by one filter; others untouched."""
     from queuectl import Queue
-    from queuectl.models import AttemptResult, Outcome
-    from queuectl.states import State
 
     with Queue(cli.db) as q:
         q.enqueue_many(
@@ -243,10 +241,8 @@ def test_bulk_retry_on_a_filter_runs_in_batches(cli: Cli, web: StartWeb) -> None
                 for i in range(1200)
             ]
         )
-        now = time.time()
-        while (job := q.store.claim("w", None, now, now + 30)) is not None:
-            failed = AttemptResult(1, "exit code 1", False, now, now)
-            assert q.store.finish(job, failed, Outcome(State.DEAD, None))
+    while bury_next(cli.db) is not None:
+        pass
     server = web()
     reply = server.post_json("/api/v1/bulk/retry", {"filter": {"queue": "ci"}}).json()
     assert len(reply["done"]) == 800 and reply["skipped"] == []

@@ -30,7 +30,7 @@ class Context:
         that no read makes one behind the back of workers whose schema an administrator
         dropped.
         """
-        if create and self._queue is not None and self._queue.store.missing:
+        if create and self._queue is not None and self._queue.missing:
             self.close()
         if self._queue is None:
             url = resolve(self.db)

@@ -6,7 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from ..errors import UsageError
 from .context import Context, add_json, non_negative_int
 
 
@@ -41,10 +40,9 @@ def dlq_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def dlq_retry(args: argparse.Namespace, ctx: Context) -> int:
-    if args.all and args.ids:
-        raise UsageError("give job ids or --all, not both")
-    if not args.all and not args.ids:
-        raise UsageError("give at least one job id, or --all")
+    from ..api import retry_targets
+
+    retry_targets(args.ids, args.all)  # the API's own check, before a store is opened or made
     ids = ctx.queue().dlq_retry(args.ids, all=args.all)
     if ctx.json:
         ctx.emit_json({"retried": ids})

@@ -110,22 +110,15 @@ def _enqueue(ctx: Context) -> None:
 
 
 def _start(ctx: Context) -> None:
-    from ..worker.supervisor import Supervisor
-
     q = ctx.queue(create=True)
     raw = _ask(f"How many workers (empty: {q.config().worker_count})? ")
     if raw and (not raw.isdigit() or int(raw) < 1):
         raise QueuectlError(f"the number of workers must be at least 1, not {raw!r}")
-    count = int(raw) if raw else q.config().worker_count
-    url = q.url
-    ctx.close()
-    Supervisor(url, count).run()
+    q.run_workers(int(raw) if raw else None)
 
 
 def _stop(ctx: Context) -> None:
-    from ..worker.control import stop_workers
-
-    report = stop_workers(ctx.queue(create=True), force=False, timeout=60)
+    report = ctx.queue(create=True).stop_workers()
     sys.stdout.write(f"stopped {len(report.stopped)} worker(s)\n")
 
 

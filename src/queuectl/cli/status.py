@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 def init(args: argparse.Namespace, ctx: Context) -> int:
     ctx.announce_created = False  # said on stdout instead
     q = ctx.queue(create=True)
-    version = q.store.schema_version()
+    version = q.schema_version()
     if ctx.json:
         ctx.emit_json({"db": q.location, "schema_version": version, "created": q.created})
     else:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from ..errors import QueuectlError, ValidationError
 from ..models import WorkerInfo
-from ..store import is_postgres, xdg_dir
 from .context import Context, add_json, positive_int, seconds
 
 
@@ -71,27 +69,11 @@ def register(sub: Any) -> None:
 
 
 def _queues(raw: list[str] | None) -> tuple[str, ...] | None:
-    if not raw:
-        return None
-    from ..spec import check_queue
+    """``--queue a,b --queue c``: the API checks the names (before the store is opened)."""
+    from ..api import worker_queues
 
-    names: list[str] = []
-    for item in raw:
-        for name in item.split(","):
-            try:
-                names.append(check_queue(name.strip()))
-            except ValueError as exc:
-                raise ValidationError(f"--queue: {exc}") from None
-    return tuple(dict.fromkeys(names))
-
-
-def _default_log(url: str) -> str:
-    if is_postgres(url):
-        state = xdg_dir("XDG_STATE_HOME", ".local/state")
-        os.makedirs(os.path.join(state, "queuectl"), mode=0o700, exist_ok=True)
-        return os.path.join(state, "queuectl", "worker.log")
-    stem = os.path.splitext(url)[0]
-    return f"{stem}-worker.log"
+    names = [name for item in raw or () for name in item.split(",")]
+    return worker_queues(names, label="--queue")
 
 
 def start(args: argparse.Namespace, ctx: Context) -> int:
@@ -99,34 +81,30 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
     if args.log_file and not args.detach:
         raise ValidationError("--log-file goes with --detach (otherwise the log is stderr)")
     q = ctx.queue(create=True)  # opened (or made) here, so that errors show here, not in a worker
-    count = args.count or q.config().worker_count
-    url = q.url
-    ctx.close()  # no connection may cross the fork into the workers
+    from ..worker.control import process_started_at
 
-    from ..worker.control import process_started_at, start_detached
-    from ..worker.supervisor import Supervisor
-
-    launched = process_started_at()
-    supervisor = Supervisor(
-        url, count, queues, quiet=args.quiet, json_log=ctx.json, launched_at=launched
-    )
+    # Not the time this code got going: a `worker stop` right after it in a script may
+    # run before that.
+    options: dict[str, Any] = {
+        "queues": queues,
+        "quiet": args.quiet,
+        "json_log": ctx.json,
+        "launched_at": process_started_at(),
+    }
     if not args.detach:
-        return supervisor.run()
-
-    log_path = os.path.abspath(args.log_file or _default_log(url))
-    pid = start_detached(supervisor, log_path)
+        return q.run_workers(args.count, **options)
+    pool = q.start_workers(args.count, log_file=args.log_file, **options)
     if ctx.json:
-        ctx.emit_json({"pid": pid, "workers": count, "log": log_path})
+        ctx.emit_json({"pid": pool.pid, "workers": pool.workers, "log": pool.log})
     else:
         ctx.say(
-            f"started {count} worker(s) in the background (supervisor pid {pid}); log: {log_path}"
+            f"started {pool.workers} worker(s) in the background (supervisor pid {pool.pid});"
+            f" log: {pool.log}"
         )
     return 0
 
 
 def stop(args: argparse.Namespace, ctx: Context) -> int:
-    from ..worker.control import stop_workers
-
     def waiting(workers: list[WorkerInfo]) -> None:
         busy = [w.current_job for w in workers if w.current_job]
         what = f"{len(workers)} worker(s)"
@@ -137,8 +115,9 @@ def stop(args: argparse.Namespace, ctx: Context) -> int:
         ctx.tell(f"waiting up to {args.timeout:g}s for {what}{hint}")
 
     # It writes its stop mark, which a supervisor still making the store must find there.
-    queue = ctx.queue(create=True)
-    report = stop_workers(queue, force=args.force, timeout=args.timeout, on_wait=waiting)
+    report = ctx.queue(create=True).stop_workers(
+        force=args.force, timeout=args.timeout, on_wait=waiting
+    )
     if ctx.json:
         ctx.emit_json(
             {

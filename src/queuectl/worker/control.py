@@ -1,4 +1,5 @@
-"""Starting and stopping workers from the CLI: detaching, and `worker stop`.
+"""Starting and stopping pools of workers, behind ``Queue.start_workers`` and
+``Queue.stop_workers``: detaching, and `worker stop`.
 
 Liveness is judged from ``/proc/PID/stat`` (a zombie counts as dead, since PID 1 may not
 reap it) for processes on this host, and from heartbeats for other hosts.
@@ -12,11 +13,12 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from ..api import Queue
 from ..errors import QueuectlError
 from ..host import hostname
 from ..models import WorkerInfo
+from ..store import Store, is_postgres, xdg_dir
 from .supervisor import Supervisor
 
 DETACH_READY_TIMEOUT = 30.0
@@ -85,8 +87,26 @@ def is_queuectl(pid: int) -> bool:
         return False
 
 
-def start_detached(supervisor: Supervisor, log_path: str) -> int:
-    """Run ``supervisor`` in the background; returns its pid once every worker is up."""
+class Detached(NamedTuple):
+    """A pool started in the background."""
+
+    pid: int  # the supervisor's
+    workers: int
+    log: str  # where it logs
+
+
+def default_log_path(url: str) -> str:
+    """Where a detached pool logs: next to a SQLite store, or in the XDG state directory."""
+    if is_postgres(url):
+        state = xdg_dir("XDG_STATE_HOME", ".local/state")
+        os.makedirs(os.path.join(state, "queuectl"), mode=0o700, exist_ok=True)
+        return os.path.join(state, "queuectl", "worker.log")
+    stem = os.path.splitext(url)[0]
+    return f"{stem}-worker.log"
+
+
+def start_detached(supervisor: Supervisor, log_path: str) -> Detached:
+    """Run ``supervisor`` in the background; returns once every worker is up."""
     read_fd, write_fd = os.pipe()
     first = os.fork()
     if first == 0:
@@ -130,7 +150,7 @@ def start_detached(supervisor: Supervisor, log_path: str) -> int:
     pid = int(text.split()[1]) if text.startswith("pid ") else 0
     if "ok\n" not in text:
         raise QueuectlError(f"the workers did not start; see {log_path}")
-    return pid
+    return Detached(pid, supervisor.count, log_path)
 
 
 @dataclass(frozen=True)
@@ -150,13 +170,15 @@ def _alive(worker: WorkerInfo, row: WorkerInfo | None, here: str, lease: float) 
 
 
 def stop_workers(
-    queue: Queue,
+    store: Store,
+    lease: float,
     *,
     force: bool,
     timeout: float,
     on_wait: Callable[[list[WorkerInfo]], None] | None = None,
 ) -> StopReport:
-    """Ask every worker of the store to stop, then wait until they are gone.
+    """Ask every worker of ``store`` to stop, then wait until they are gone (a worker counts
+    as gone from another host once its heartbeat is older than ``lease``).
 
     Workers on this host get a signal (through their supervisor); every worker, wherever it
     runs, also finds the request in the store at its next heartbeat. A worker (and its
@@ -166,18 +188,17 @@ def stop_workers(
     (with their jobs).
     """
     here = hostname()
-    lease = queue.config().lease_timeout
     # First: a supervisor launched before now whose workers are still starting is not in
     # the list below, and stops on this mark when they register.
-    queue.store.mark_stop(time.time())
-    rows = {w.id: w for w in queue.store.list_workers()}
+    store.mark_stop(time.time())
+    rows = {w.id: w for w in store.list_workers()}
     alive = [w for w in rows.values() if _alive(w, w, here, lease)]
     if not alive:
         return StopReport([], [], [])
     mine = ancestors()
     own = [w for w in alive if w.host == here and w.pid in mine]
     targets = [w for w in alive if w not in own]
-    queue.store.request_stop([w.id for w in alive], 2 if force else 1)
+    store.request_stop([w.id for w in alive], 2 if force else 1)
     signum = signal.SIGUSR1 if force else signal.SIGTERM
     signalled: set[int] = set()
     for w in alive:
@@ -195,7 +216,7 @@ def stop_workers(
     deadline = started + timeout
     told = on_wait is None
     while True:
-        rows = {w.id: w for w in queue.store.list_workers()}
+        rows = {w.id: w for w in store.list_workers()}
         remaining = [w for w in targets if _alive(w, rows.get(w.id), here, lease)]
         if not told and remaining and time.monotonic() - started >= TELL_AFTER:
             assert on_wait is not None
@@ -205,10 +226,10 @@ def stop_workers(
         if (not remaining and not supervisors) or time.monotonic() >= deadline:
             # Read again: a worker unregisters before it exits, so one seen gone just after
             # the read above would otherwise pass for lost.
-            rows = {w.id: w for w in queue.store.list_workers()}
+            rows = {w.id: w for w in store.list_workers()}
             lost = [w for w in targets if w not in remaining and w.id in rows]
             if lost:
-                queue.store.forget_workers([w.id for w in lost])
+                store.forget_workers([w.id for w in lost])
             stopped = [w for w in targets if w not in remaining and w not in lost]
             return StopReport(stopped, lost, remaining, own)
         time.sleep(0.05)
