@@ -92,7 +92,7 @@ def test_bad_worker_and_retry_calls_are_refused_before_anything_happens(
 def test_worker_queues_are_checked_and_kept_once_in_order() -> None:
     assert worker_queues(None) is None and worker_queues([]) is None
     assert worker_queues(["b", " a", "b"]) == ("b", "a")
-    with pytest.raises(ValidationError, match="^--queue: "):
+    with pytest.raises(ValidationError, match=r"^--queue: "):
         worker_queues(["ok", "not ok"], label="--queue")
 
 
