@@ -93,7 +93,7 @@ def env_for(url: str) -> dict[str, str]:
 
 
 def completed(q: Queue) -> int:
-    from queuectl.states import State
+    from queuectl.lifecycle import State
 
     return q.counts()[State.COMPLETED]
 

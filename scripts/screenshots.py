@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from queuectl import Queue
+from queuectl.lifecycle import State
 from queuectl.models import AttemptResult, Outcome
-from queuectl.states import State
 from queuectl.store import Store, open_store
 from queuectl.timeutil import to_iso
 

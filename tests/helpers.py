@@ -380,8 +380,8 @@ def stop_supervisor(pid: int, timeout: float = 20) -> None:
 def bury_next(url: str) -> str | None:
     """Claim the next ready job and record its attempt as failed for good (dead), as a worker
     would, without running anything; returns its id (None when no job was ready)."""
+    from queuectl.lifecycle import State
     from queuectl.models import AttemptResult, Outcome
-    from queuectl.states import State
     from queuectl.store import open_store
 
     store = open_store(url)

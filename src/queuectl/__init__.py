@@ -17,8 +17,8 @@ from .errors import (
     UsageError,
     ValidationError,
 )
+from .lifecycle import State
 from .models import Attempt, Job, Output, WorkerInfo
-from .states import State
 
 __version__ = "0.1.0"
 

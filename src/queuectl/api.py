@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 from . import config as cfg
 from . import spec
 from .errors import NotFound, ValidationError
+from .lifecycle import CLAIMABLE, State
 from .models import (
     ActionResult,
     Attempt,
@@ -32,7 +33,6 @@ from .models import (
     QueueLoad,
     WorkerInfo,
 )
-from .states import State
 from .store import Store, open_store, resolve
 from .timeutil import now
 
@@ -294,7 +294,7 @@ class Queue:
     ) -> tuple[State | None, dict[str, Any]]:
         """The store's filters for a listing, and the state to keep of a ``ready`` one."""
         st = parse_state(state) if isinstance(state, str) else state
-        if ready and st not in (None, State.PENDING, State.FAILED):
+        if ready and st is not None and st not in CLAIMABLE:
             raise ValidationError(f"--ready lists pending and failed jobs, not {st}")
         if limit is not None and limit < 0:
             raise ValidationError(f"limit: must be >= 0, got {limit}")

@@ -7,10 +7,12 @@ JSON shapes of the CLI's ``--json`` output (SPEC §6).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .states import State
 from .timeutil import to_iso
+
+if TYPE_CHECKING:
+    from .lifecycle import State
 
 
 class NewJob(NamedTuple):
@@ -159,9 +161,10 @@ class AttemptResult(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """What a finished attempt does to its job (decided by the retry policy)."""
+    """What happens to a job next, as the lifecycle decides it (``lifecycle.after_attempt``
+    and friends): the state it moves to, and when it is due (None: not to run again)."""
 
-    state: State  # COMPLETED, FAILED or DEAD
+    state: State
     next_run_at: float | None
 
 

@@ -10,8 +10,8 @@ import pytest
 from queuectl import Queue
 from queuectl.api import parse_filter
 from queuectl.errors import ValidationError
+from queuectl.lifecycle import State
 from queuectl.models import JobFilter
-from queuectl.states import State
 
 from ..helpers import bury_next
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from queuectl.errors import Conflict, NotFound
+from queuectl.lifecycle import State
 from queuectl.models import AttemptResult, Job, NewJob, Outcome, WorkerInfo
-from queuectl.states import State
 from queuectl.store import Store
 from queuectl.store.base import CHUNK, FIRST_CHUNK
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from queuectl.lifecycle import State
 from queuectl.models import JobFilter, Outcome
-from queuectl.states import State
 from queuectl.store import Store
 
 from .conftest import StoreFactory

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from queuectl.lifecycle import State
 from queuectl.models import Outcome
-from queuectl.states import State
 from queuectl.store import open_store
 
 from .conftest import StoreFactory

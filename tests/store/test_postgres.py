@@ -23,8 +23,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from queuectl.errors import Conflict, NotAStore, StoreError, StoreUnavailable, UsageError
+from queuectl.lifecycle import State
 from queuectl.models import Outcome
-from queuectl.states import State
 from queuectl.store import open_store
 from queuectl.store.postgres import NAME_LIMIT, PostgresStore, channel_for, parse_url
 from queuectl.store.queries import load_migrations

@@ -29,10 +29,9 @@ from hypothesis.stateful import (
 )
 
 from queuectl.config import Config
+from queuectl.lifecycle import CLAIMABLE, State, after_attempt, on_lease_expired
 from queuectl.models import AttemptResult, Job, NewJob, Outcome
-from queuectl.states import State
 from queuectl.store import Store, open_store
-from queuectl.worker.loop import outcome_for
 
 from ..pg import isolated_schema
 
@@ -123,7 +122,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(worker=st.sampled_from(WORKERS))
     def claim(self, worker: str) -> None:
         job = self.store.claim(worker, None, self.now, self.now + LEASE)
-        due = [i for i, s in self.expected.items() if s in (State.PENDING, State.FAILED)]
+        due = [i for i, s in self.expected.items() if s in CLAIMABLE]
         if job is None:
             # Nothing claimable may be due right now.
             for job_id in due:
@@ -140,7 +139,7 @@ class Lifecycle(RuleBasedStateMachine):
         result = AttemptResult(
             0 if ok else 1, None if ok else "exit code 1", False, self.now, self.now
         )
-        outcome = outcome_for(job, result, self.config)
+        outcome = after_attempt(job, result, self.config)
         if not then_claim:
             assert self.store.finish(job, result, outcome)
             self.expected[job_id] = outcome.state
@@ -152,7 +151,7 @@ class Lifecycle(RuleBasedStateMachine):
         assert done
         self.expected[job_id] = outcome.state
         if nxt is not None:
-            assert self.expected[nxt.id] in (State.PENDING, State.FAILED)
+            assert self.expected[nxt.id] in CLAIMABLE
             assert nxt.worker_id == worker
             self.expected[nxt.id] = State.PROCESSING
             self.held[nxt.id] = nxt
@@ -185,8 +184,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.now += LEASE + 1 if frozen else 0
         for job in self.store.expired(self.now):
             assert job.lease_expires_at is not None and job.lease_expires_at < self.now
-            result = AttemptResult(None, "worker lost", False, job.updated_at, self.now)
-            outcome = outcome_for(job, result, self.config)
+            result, outcome = on_lease_expired(job, self.now, self.config)
             assert self.store.recover(job, result, outcome)
             self.expected[job.id] = outcome.state
             self.stale.append(self.held.pop(job.id))
@@ -227,7 +225,7 @@ class Lifecycle(RuleBasedStateMachine):
                     assert job.worker_id is not None and job.lease_expires_at is not None
                 else:
                     assert job.worker_id is None and job.lease_expires_at is None
-                if state in (State.PENDING, State.FAILED):
+                if state in CLAIMABLE:
                     assert job.next_run_at is not None
                 assert len(self.store.attempts(job.id)) == job.runs
         assert seen == self.expected

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from queuectl.retry import backoff_delay, decide
-from queuectl.states import Event
+from queuectl.retry import backoff_delay
 
 
 def test_delay_is_base_to_the_failure_count() -> None:
@@ -59,44 +58,3 @@ def test_delay_bounds(k: int, base: float, cap: float, jitter: float, u: float) 
 )
 def test_delays_never_shrink(k: int, base: float) -> None:
     assert backoff_delay(k, base, 1e12) <= backoff_delay(k + 1, base, 1e12)
-
-
-def test_decide_retries_until_the_budget_is_spent() -> None:
-    # max_retries=3 (seeds 003 and 004): attempts 1 and 2 fail into a retry, 3 is the last.
-    assert decide(1, 3, 2, 3600) == (Event.RETRY, 2)
-    assert decide(2, 3, 2, 3600) == (Event.RETRY, 4)
-    assert decide(3, 3, 2, 3600) == (Event.BURY, None)
-
-
-def test_max_retries_two_runs_twice() -> None:
-    # {"command":"exit 1","max_retries":2}: two runs, then the DLQ with attempts == 2.
-    assert decide(1, 2, 2, 3600).event is Event.RETRY
-    assert decide(2, 2, 2, 3600).event is Event.BURY
-
-
-@pytest.mark.parametrize("max_retries", [0, 1])
-def test_zero_and_one_both_mean_one_run(max_retries: int) -> None:
-    assert decide(1, max_retries, 2, 3600).event is Event.BURY
-
-
-def runs_until_dead(max_retries: int) -> int:
-    attempts = 1
-    while decide(attempts, max_retries, 2, 3600).event is Event.RETRY:
-        attempts += 1
-    return attempts
-
-
-@given(max_retries=st.integers(min_value=0, max_value=200))
-def test_a_failing_job_runs_exactly_its_budget(max_retries: int) -> None:
-    """A job that always fails is dead after max_retries attempts (one when it is 0)."""
-    assert runs_until_dead(max_retries) == max(1, max_retries)
-
-
-@given(
-    attempts=st.integers(min_value=1, max_value=10_000),
-    max_retries=st.integers(min_value=0, max_value=10_000),
-)
-def test_bury_exactly_when_attempts_reach_max_retries(attempts: int, max_retries: int) -> None:
-    decision = decide(attempts, max_retries, 2, 3600)
-    assert (decision.event is Event.BURY) == (attempts >= max_retries)
-    assert (decision.delay is None) == (decision.event is Event.BURY)

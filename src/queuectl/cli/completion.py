@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
 def completion(args: argparse.Namespace, ctx: Context) -> int:
     import shtab
 
-    from ..states import State
+    from ..lifecycle import State
     from . import build_parser
 
     parser = build_parser()

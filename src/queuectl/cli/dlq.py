@@ -57,7 +57,7 @@ def dlq_clear(args: argparse.Namespace, ctx: Context) -> int:
     q = ctx.queue()
     if not args.yes and sys.stdin.isatty():
         dead = q.counts()
-        from ..states import State
+        from ..lifecycle import State
 
         count = dead[State.DEAD]
         if count == 0:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from ..errors import QueuectlError
-from ..states import State
+from ..lifecycle import State
 from .context import Context
 
 MENU = [

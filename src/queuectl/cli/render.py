@@ -13,8 +13,8 @@ from itertools import islice
 
 from ..api import Status
 from ..config import KEYS, Number, format_value
+from ..lifecycle import State
 from ..models import Attempt, Job, WorkerInfo
-from ..states import State
 from ..timeutil import format_duration, to_iso
 from .table import Cell, Column, Screen, Table, printable
 

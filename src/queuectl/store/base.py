@@ -4,7 +4,7 @@ Two implementations fill it, :mod:`.sqlite` and :mod:`.postgres`, and one contra
 suite runs against both. Rules every implementation keeps:
 
 * Each method is one transaction: it fully happens or not at all.
-* Job state changes are guarded by the state machine (``states.sources``) and, for a
+* Job state changes are guarded by the lifecycle's table (``lifecycle.sources``) and, for a
   worker's results, fenced by ``(worker_id, runs)``: a result from a worker that lost its
   lease changes nothing and the method returns False.
 * Busy or locked conditions are retried with bounded waits inside the store; what reaches
@@ -18,6 +18,7 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any, Protocol
 
+from ..lifecycle import State
 from ..models import (
     Attempt,
     AttemptResult,
@@ -31,7 +32,6 @@ from ..models import (
     QueueLoad,
     WorkerInfo,
 )
-from ..states import State
 
 #: The job columns every store selects, in this order (``job_from_row`` reads them so).
 JOB_COLUMNS = (

@@ -69,6 +69,7 @@ from ..errors import (
     StoreUnavailable,
     UsageError,
 )
+from ..lifecycle import CLAIMABLE, State
 from ..models import (
     Attempt,
     AttemptResult,
@@ -82,7 +83,6 @@ from ..models import (
     QueueLoad,
     WorkerInfo,
 )
-from ..states import State
 from . import without_password
 from .base import (
     CHUNK,
@@ -990,7 +990,7 @@ class PostgresStore:
         # Idle workers sleep until the earliest due time they last read; a retry scheduled
         # since may be earlier, so they should read it again. (A separate notify is a second
         # round trip, paid only by failures.)
-        if done and outcome.state is State.FAILED:
+        if done and outcome.state in CLAIMABLE:
             self._notify(conn)
 
     def finish_and_claim(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TypeVar
 
 from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreLost, StoreUnavailable
+from ..lifecycle import CLAIMABLE, State
 from ..models import (
     Attempt,
     AttemptResult,
@@ -36,7 +37,6 @@ from ..models import (
     QueueLoad,
     WorkerInfo,
 )
-from ..states import State
 from .base import (
     CHUNK,
     FIRST_CHUNK,
@@ -717,7 +717,7 @@ class SqliteStore:
     def _wake_if_retrying(self, done: bool, outcome: Outcome) -> None:
         # Idle workers sleep until the earliest due time they last read; a retry scheduled
         # since may be earlier, so they should read it again.
-        if done and outcome.state is State.FAILED:
+        if done and outcome.state in CLAIMABLE:
             self._wake_local()
 
     def finish_and_claim(

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 from ..api import Queue
 from ..errors import NotFound
+from ..lifecycle import Event, State, sources
 from ..models import ActionResult, JobFilter, Page
-from ..states import State
 from .pool import QueuePool
 
 BATCH = 500  # jobs per transaction of a bulk action
@@ -32,7 +32,7 @@ class Action(NamedTuple):
 
 
 ACTIONS: dict[str, Action] = {
-    a.name: a for a in [Action("retry", "Retry", frozenset({State.DEAD}), Queue.retry)]
+    a.name: a for a in [Action("retry", "Retry", sources(Event.REVIVE), Queue.retry)]
 }
 
 

@@ -22,8 +22,8 @@ from starlette.templating import Jinja2Templates
 from .. import config as cfg
 from ..api import Queue, parse_filter
 from ..errors import NotFound, ValidationError
+from ..lifecycle import State
 from ..models import ActionResult, JobFilter, Output
-from ..states import State
 from . import actions, chart
 
 PAGE_SIZE = 50

@@ -29,9 +29,8 @@ from typing import TypeVar
 from ..config import Config
 from ..errors import NotAStore, QueuectlError, StoreError, StoreLost
 from ..host import hostname
-from ..models import AttemptResult, Job, Outcome, WorkerInfo
-from ..retry import decide
-from ..states import Event, State
+from ..lifecycle import State, after_attempt, on_lease_expired
+from ..models import AttemptResult, Job, WorkerInfo
 from ..store import Store, Waker, open_store, without_password
 from . import signals
 from .log import EventLog
@@ -62,19 +61,6 @@ FLUSH_EVERY = 1.0  # seconds between saves of a running attempt's output
 
 def new_worker_id() -> str:
     return f"{hostname()}:{os.getpid()}:{os.urandom(2).hex()}"
-
-
-def outcome_for(job: Job, result: AttemptResult, config: Config) -> Outcome:
-    """Apply the retry policy to a finished attempt."""
-    if result.ok:
-        return Outcome(State.COMPLETED, None)
-    decision = decide(
-        job.attempts, job.max_retries, job.backoff_base, config.max_backoff, config.backoff_jitter
-    )
-    if decision.event is Event.RETRY:
-        assert decision.delay is not None
-        return Outcome(State.FAILED, result.finished_at + decision.delay)
-    return Outcome(State.DEAD, None)
 
 
 def heartbeat_every(lease_timeout: float) -> float:
@@ -139,14 +125,7 @@ class Recovery:
         return recovered
 
     def _recover(self, store: Store, config: Config, job: Job, now: float) -> bool:
-        result = AttemptResult(
-            exit_code=None,
-            error="worker lost: its lease expired",
-            timed_out=False,
-            started_at=job.updated_at,
-            finished_at=now,
-        )
-        outcome = outcome_for(job, result, config)
+        result, outcome = on_lease_expired(job, now, config)
         if not store.recover(job, result, outcome):
             return False
         self.log(
@@ -523,7 +502,7 @@ class Worker:
             released = self._persist("release", lambda: store.release(job, time.time(), result))
             self.log("job_interrupted", job=job.id, attempt=job.runs, released=bool(released))
             return None
-        outcome = outcome_for(job, result, self.config)
+        outcome = after_attempt(job, result, self.config)
         next_job: Job | None = None
         if self._stopping():
             saved = self._persist("finish", lambda: store.finish(job, result, outcome))
