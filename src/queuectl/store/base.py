@@ -222,8 +222,8 @@ def queue_load_from_rows(rows: Sequence[Sequence[Any]]) -> list[QueueLoad]:
             queue=name,
             ready=e["ready"],
             scheduled=e["waiting"] - e["ready"],
-            processing=e.get("processing", 0),
-            dead=e.get("dead", 0),
+            processing=e.get("live", 0),
+            dead=e.get("dlq", 0),
             oldest_ready_at=e["oldest"],
         )
         for name, e in sorted(found.items())

@@ -69,7 +69,7 @@ from ..errors import (
     StoreUnavailable,
     UsageError,
 )
-from ..lifecycle import CLAIMABLE, State
+from ..lifecycle import CLAIMABLE, DLQ, State, on_forced_stop, on_revive
 from ..models import (
     Attempt,
     AttemptResult,
@@ -815,10 +815,12 @@ class PostgresStore:
 
     def revive(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
         q = self._q
+        outcome = on_revive(now)
+        moved = {"state": str(outcome.state), "next_run_at": outcome.next_run_at, "now": now}
 
         def run(conn: Conn, retried: bool) -> list[str]:
             if job_ids is None:
-                args = {"now": now, "retry": retried}
+                args = {**moved, "retry": retried}
                 revived = [r[0] for r in conn.execute(q["revive_all"], args).fetchall()]
             else:
                 wanted = list(job_ids)
@@ -830,16 +832,16 @@ class PostgresStore:
                     _, state, attempts, updated_at, next_run_at = row
                     # On a retry, a job this call already revived carries its exact time.
                     ours = retried and (state, attempts, updated_at, next_run_at) == (
-                        State.PENDING,
+                        outcome.state,
                         0,
                         now,
-                        now,
+                        outcome.next_run_at,
                     )
-                    if state != State.DEAD and not ours:
+                    if State(state) not in DLQ and not ours:
                         raise Conflict(
                             f"job {job_id!r} is {state}, not in the DLQ; nothing was retried"
                         )
-                conn.execute(q["revive"], {"now": now, "ids": wanted})
+                conn.execute(q["revive"], {**moved, "ids": wanted})
                 revived = wanted
             if revived:
                 self._notify(conn)
@@ -849,9 +851,16 @@ class PostgresStore:
 
     def revive_some(self, job_ids: Sequence[str], now: float) -> list[str]:
         wanted = list(dict.fromkeys(job_ids))
+        outcome = on_revive(now)
 
         def run(conn: Conn, retried: bool) -> list[str]:
-            args = {"ids": wanted, "now": now, "retry": retried}
+            args = {
+                "ids": wanted,
+                "state": str(outcome.state),
+                "next_run_at": outcome.next_run_at,
+                "now": now,
+                "retry": retried,
+            }
             revived = [r[0] for r in conn.execute(self._q["revive_some"], args).fetchall()]
             if revived:
                 self._notify(conn)
@@ -1072,7 +1081,8 @@ class PostgresStore:
 
     def release(self, job: Job, now: float, interrupted: AttemptResult | None = None) -> bool:
         q = self._q
-        fence = (now, now, job.id, job.worker_id, job.runs)
+        outcome = on_forced_stop(job, now)
+        fence = (str(outcome.state), outcome.next_run_at, now, job.id, job.worker_id, job.runs)
         mine = {"job": job.id, "runs": job.runs, "worker": job.worker_id}
 
         def run(conn: Conn, retried: bool) -> bool:

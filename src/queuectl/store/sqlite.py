@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TypeVar
 
 from ..errors import Conflict, NotAStore, NotFound, StoreError, StoreLost, StoreUnavailable
-from ..lifecycle import CLAIMABLE, State
+from ..lifecycle import CLAIMABLE, DLQ, State, on_forced_stop, on_revive
 from ..models import (
     Attempt,
     AttemptResult,
@@ -559,19 +559,22 @@ class SqliteStore:
     def revive(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
         q = self._q
 
+        outcome = on_revive(now)
+        moved = (str(outcome.state), outcome.next_run_at, now)
+
         def run(conn: sqlite3.Connection) -> list[str]:
             if job_ids is None:
-                return [r[0] for r in conn.execute(q["revive_all"], (now,)).fetchall()]
+                return [r[0] for r in conn.execute(q["revive_all"], moved).fetchall()]
             for job_id in job_ids:
                 row = conn.execute(q["job_state"], (job_id,)).fetchone()
                 if row is None:
                     raise NotFound(f"no job with id {job_id!r}; nothing was retried")
-                if row[0] != State.DEAD:
+                if State(row[0]) not in DLQ:
                     raise Conflict(
                         f"job {job_id!r} is {row[0]}, not in the DLQ; nothing was retried"
                     )
             for job_id in job_ids:
-                conn.execute(q["revive"], (now, now, job_id))
+                conn.execute(q["revive"], (*moved, job_id))
             return list(job_ids)
 
         revived = self._write(run)
@@ -580,7 +583,8 @@ class SqliteStore:
         return revived
 
     def revive_some(self, job_ids: Sequence[str], now: float) -> list[str]:
-        args = (now, json.dumps(list(job_ids)))
+        outcome = on_revive(now)
+        args = (str(outcome.state), outcome.next_run_at, now, json.dumps(list(job_ids)))
         rows = self._write(lambda c: c.execute(self._q["revive_some"], args).fetchall())
         if rows:
             self._wake_local()
@@ -767,7 +771,8 @@ class SqliteStore:
 
     def release(self, job: Job, now: float, interrupted: AttemptResult | None = None) -> bool:
         q = self._q
-        fence = (now, now, job.id, job.worker_id, job.runs)
+        outcome = on_forced_stop(job, now)
+        fence = (str(outcome.state), outcome.next_run_at, now, job.id, job.worker_id, job.runs)
 
         def run(conn: sqlite3.Connection) -> bool:
             if interrupted is None:

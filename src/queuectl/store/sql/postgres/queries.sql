@@ -1,4 +1,5 @@
--- Every SQL statement the PostgreSQL store runs, by name (see store/queries.py).
+-- Every SQL statement the PostgreSQL store runs, by name (see store/queries.py). Job states
+-- are named after the lifecycle ({claimable}, {from:revive}, ...) and rendered at load.
 -- Job columns are always selected in the order of JOB_COLUMNS in store/postgres.py.
 -- Statements run with search_path set to the store's schema, so table names are bare.
 -- {schema} and {channel} are the only placeholders that vary, and only ever receive
@@ -61,7 +62,7 @@ SELECT pg_notify(%s, '')
 -- and roll everything back; WITH ORDINALITY keeps seq in batch order.
 INSERT INTO jobs (id, command, queue, state, priority, max_retries, backoff_base, timeout,
                   run_at, next_run_at, created_at, updated_at, cwd, env)
-SELECT b.id, b.command, b.queue, 'pending', b.priority, b.max_retries, b.backoff_base,
+SELECT b.id, b.command, b.queue, {initial}, b.priority, b.max_retries, b.backoff_base,
        b.timeout, b.run_at, b.run_at, b.created_at, b.created_at, b.cwd, b.env
 FROM unnest(%(id)s::text[], %(command)s::text[], %(queue)s::text[], %(priority)s::integer[],
             %(max_retries)s::integer[], %(backoff_base)s::float8[], %(timeout)s::float8[],
@@ -96,12 +97,12 @@ SELECT {job_columns} FROM jobs WHERE state = %s AND queue = %s ORDER BY seq DESC
 
 -- name: list_jobs_ready
 SELECT {job_columns} FROM jobs
-WHERE state IN ('pending', 'failed') AND next_run_at <= %s
+WHERE {claimable} AND next_run_at <= %s
 ORDER BY seq DESC LIMIT %s
 
 -- name: list_jobs_ready_queue
 SELECT {job_columns} FROM jobs
-WHERE state IN ('pending', 'failed') AND next_run_at <= %s AND queue = %s
+WHERE {claimable} AND next_run_at <= %s AND queue = %s
 ORDER BY seq DESC LIMIT %s
 
 -- name: count_jobs
@@ -125,21 +126,22 @@ SELECT id, state, attempts, updated_at, next_run_at
 FROM jobs WHERE id = ANY(%s::text[]) ORDER BY id FOR UPDATE
 
 -- name: revive
+-- The revived state and due time are lifecycle.on_revive's.
 UPDATE jobs
-SET state = 'pending', attempts = 0, next_run_at = %(now)s, updated_at = %(now)s,
+SET state = %(state)s, attempts = 0, next_run_at = %(next_run_at)s, updated_at = %(now)s,
     worker_id = NULL, lease_expires_at = NULL
-WHERE id = ANY(%(ids)s::text[]) AND state = 'dead'
+WHERE id = ANY(%(ids)s::text[]) AND {from:revive}
 
 -- name: revive_all
 -- On a retry, also report the jobs that this same call already revived (their commit
 -- went through but its acknowledgement was lost): they carry this call's exact time.
 WITH revived AS (
     UPDATE jobs
-    SET state = 'pending', attempts = 0, next_run_at = %(now)s, updated_at = %(now)s,
+    SET state = %(state)s, attempts = 0, next_run_at = %(next_run_at)s, updated_at = %(now)s,
         worker_id = NULL, lease_expires_at = NULL
-    WHERE state = 'dead'
-       OR (%(retry)s AND state = 'pending' AND attempts = 0
-           AND updated_at = %(now)s AND next_run_at = %(now)s)
+    WHERE {from:revive}
+       OR (%(retry)s AND state = %(state)s AND attempts = 0
+           AND updated_at = %(now)s AND next_run_at = %(next_run_at)s)
     RETURNING id, seq
 )
 SELECT id FROM revived ORDER BY seq
@@ -147,7 +149,7 @@ SELECT id FROM revived ORDER BY seq
 -- name: purge_dead
 -- One statement, so a job cannot become dead between deleting its history and itself.
 WITH gone AS (
-    DELETE FROM jobs WHERE state = 'dead' RETURNING id
+    DELETE FROM jobs WHERE {dlq} RETURNING id
 ), history AS (
     DELETE FROM attempts WHERE job_id IN (SELECT id FROM gone)
 )
@@ -187,7 +189,7 @@ UPDATE workers SET heartbeat_at = %s, jobs_done = %s WHERE id = %s RETURNING sto
 UPDATE jobs
 SET lease_expires_at =
     %s + extract(epoch FROM clock_timestamp() - transaction_timestamp())::float8
-WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+WHERE id = %s AND {live} AND worker_id = %s AND runs = %s
 
 -- name: list_workers
 -- A worker's current job and state are read off the jobs it holds, so that claiming and
@@ -198,7 +200,7 @@ SELECT w.id, w.host, w.pid, w.queues,
        w.started_at, w.heartbeat_at, j.id, w.jobs_done, w.supervisor_pid, w.stop_requested,
        w.wake
 FROM workers AS w
-LEFT JOIN jobs AS j ON j.state = 'processing' AND j.worker_id = w.id
+LEFT JOIN jobs AS j ON j.{live} AND j.worker_id = w.id
 ORDER BY w.started_at, w.id
 
 -- name: request_stop
@@ -218,7 +220,7 @@ SELECT at FROM stop_marks WHERE name = 'stop'
 -- The claim's choice among every queue. SKIP LOCKED: a row another worker is claiming right
 -- now is passed over, so claims run side by side instead of queueing behind one row lock.
 SELECT seq FROM jobs
-WHERE state IN ('pending', 'failed') AND next_run_at <= %(now)s
+WHERE {from:claim} AND next_run_at <= %(now)s
 ORDER BY priority DESC, next_run_at, seq
 LIMIT 1
 FOR UPDATE SKIP LOCKED
@@ -231,7 +233,7 @@ SELECT c.seq
 FROM unnest(%(queues)s::text[]) AS q(name)
 CROSS JOIN LATERAL (
     SELECT seq, priority, next_run_at FROM jobs
-    WHERE state IN ('pending', 'failed') AND queue = q.name AND next_run_at <= %(now)s
+    WHERE {from:claim} AND queue = q.name AND next_run_at <= %(now)s
     ORDER BY priority DESC, next_run_at, seq
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -245,7 +247,7 @@ LIMIT 1
 -- that condition here would only tempt the planner into the partial claim indexes, which
 -- it scans whole when their statistics are stale (ten times slower at a million jobs).
 UPDATE jobs
-SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = %(worker)s,
+SET state = {to:claim}, attempts = attempts + 1, runs = runs + 1, worker_id = %(worker)s,
     lease_expires_at =
         %(lease)s + extract(epoch FROM clock_timestamp() - transaction_timestamp())::float8,
     updated_at = %(now)s, next_run_at = NULL
@@ -257,7 +259,7 @@ RETURNING {job_columns}
 -- best due job (pick_any or pick_queues) and open its attempt (like start_attempt).
 claimed AS (
     UPDATE jobs
-    SET state = 'processing', attempts = attempts + 1, runs = runs + 1,
+    SET state = {to:claim}, attempts = attempts + 1, runs = runs + 1,
         worker_id = %(worker)s, updated_at = %(now)s, next_run_at = NULL,
         lease_expires_at =
             %(lease)s + extract(epoch FROM clock_timestamp() - transaction_timestamp())::float8
@@ -287,7 +289,8 @@ WITH finished AS (
     SET state = %(state)s, next_run_at = %(next_run_at)s, exit_code = %(exit_code)s,
         last_error = %(error)s, updated_at = %(finished_at)s, worker_id = NULL,
         lease_expires_at = NULL
-    WHERE id = %(job)s AND state = 'processing' AND worker_id = %(holder)s AND runs = %(runs)s
+    WHERE id = %(job)s AND {from:succeed|retry|bury} AND worker_id = %(holder)s
+      AND runs = %(runs)s
     RETURNING id
 ), recorded AS (
     UPDATE attempts
@@ -302,7 +305,7 @@ FROM (SELECT 1) AS one LEFT JOIN claimed ON true
 -- name: claimed_by_call
 -- After a lost commit acknowledgement: the job this very claim (worker, time) took.
 SELECT {job_columns} FROM jobs
-WHERE state = 'processing' AND worker_id = %s AND updated_at = %s
+WHERE state = {to:claim} AND worker_id = %s AND updated_at = %s
 
 -- name: start_attempt
 -- Like SQLite's INSERT OR REPLACE: a leftover row for this number starts afresh.
@@ -317,10 +320,11 @@ UPDATE attempts SET stdout = %s, stderr = %s, stdout_total = %s, stderr_total = 
 WHERE job_id = %s AND attempt = %s AND finished_at IS NULL
 
 -- name: finish_job
+-- The state and due time are the lifecycle's decision (lifecycle.after_attempt).
 UPDATE jobs
 SET state = %s, next_run_at = %s, exit_code = %s, last_error = %s, updated_at = %s,
     worker_id = NULL, lease_expires_at = NULL
-WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+WHERE id = %s AND {from:succeed|retry|bury} AND worker_id = %s AND runs = %s
 
 -- name: recover_job
 -- finish_job for a lease found expired, only if nobody renewed it since it was read. A row
@@ -331,7 +335,7 @@ SET state = %s, next_run_at = %s, exit_code = %s, last_error = %s, updated_at = 
     worker_id = NULL, lease_expires_at = NULL
 WHERE seq = (
     SELECT seq FROM jobs
-    WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+    WHERE id = %s AND {from:succeed|retry|bury} AND worker_id = %s AND runs = %s
       AND lease_expires_at = %s
     FOR UPDATE SKIP LOCKED
 )
@@ -351,10 +355,11 @@ SELECT EXISTS (
 )
 
 -- name: release_job
+-- A claim given back unstarted: as if it never happened (lifecycle.on_forced_stop).
 UPDATE jobs
-SET state = 'pending', attempts = attempts - 1, runs = runs - 1, next_run_at = %s,
+SET state = %s, attempts = attempts - 1, runs = runs - 1, next_run_at = %s,
     updated_at = %s, worker_id = NULL, lease_expires_at = NULL
-WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+WHERE id = %s AND {from:release} AND worker_id = %s AND runs = %s
 
 -- name: drop_attempt
 DELETE FROM attempts WHERE job_id = %s AND attempt = %s
@@ -363,9 +368,9 @@ DELETE FROM attempts WHERE job_id = %s AND attempt = %s
 -- A forced stop: back to pending, the attempt given back to the budget but kept in the
 -- history (so ``runs`` stays), to be marked by interrupt_attempt.
 UPDATE jobs
-SET state = 'pending', attempts = attempts - 1, next_run_at = %s, updated_at = %s,
+SET state = %s, attempts = attempts - 1, next_run_at = %s, updated_at = %s,
     worker_id = NULL, lease_expires_at = NULL
-WHERE id = %s AND state = 'processing' AND worker_id = %s AND runs = %s
+WHERE id = %s AND {from:release} AND worker_id = %s AND runs = %s
 
 -- name: interrupt_attempt
 UPDATE attempts
@@ -390,7 +395,7 @@ SELECT EXISTS (SELECT 1 FROM jobs WHERE id = %(job)s),
 
 -- name: expired
 SELECT {job_columns} FROM jobs
-WHERE state = 'processing' AND lease_expires_at < %s
+WHERE {live} AND lease_expires_at < %s
 ORDER BY lease_expires_at LIMIT %s
 
 -- name: analyze_jobs
@@ -399,14 +404,14 @@ ORDER BY lease_expires_at LIMIT %s
 ANALYZE jobs
 
 -- name: next_due
-SELECT min(next_run_at) FROM jobs WHERE state IN ('pending', 'failed')
+SELECT min(next_run_at) FROM jobs WHERE {claimable}
 
 -- name: next_due_queues
 SELECT min(d.due)
 FROM unnest(%s::text[]) AS q(name)
 CROSS JOIN LATERAL (
     SELECT min(next_run_at) AS due FROM jobs
-    WHERE state IN ('pending', 'failed') AND queue = q.name
+    WHERE {claimable} AND queue = q.name
 ) AS d
 
 -- The dashboard's reads (web/). Pages go by key (seq), never by OFFSET: a page of the newest
@@ -437,11 +442,11 @@ ORDER BY seq DESC LIMIT %(limit)s
 -- part reads only its own partial index or range, so finished jobs cost nothing here.
 SELECT queue, 'waiting', count(*), count(*) FILTER (WHERE next_run_at <= %(now)s),
        min(next_run_at) FILTER (WHERE next_run_at <= %(now)s)
-FROM jobs WHERE state IN ('pending', 'failed') GROUP BY queue
+FROM jobs WHERE {claimable} GROUP BY queue
 UNION ALL
-SELECT queue, 'processing', count(*), 0, NULL FROM jobs WHERE state = 'processing' GROUP BY queue
+SELECT queue, 'live', count(*), 0, NULL FROM jobs WHERE {live} GROUP BY queue
 UNION ALL
-SELECT queue, 'dead', count(*), 0, NULL FROM jobs WHERE state = 'dead' GROUP BY queue
+SELECT queue, 'dlq', count(*), 0, NULL FROM jobs WHERE {dlq} GROUP BY queue
 
 -- name: finished_per_minute
 -- Attempts that ended since a time, per minute: how many, and how many of them succeeded.
@@ -454,7 +459,7 @@ GROUP BY minute ORDER BY minute
 
 -- name: dead_groups
 SELECT last_error, count(*), max(updated_at) FROM jobs
-WHERE state = 'dead'
+WHERE {dlq}
 GROUP BY last_error ORDER BY count(*) DESC, max(updated_at) DESC LIMIT %s
 
 -- name: revive_some
@@ -464,12 +469,12 @@ GROUP BY last_error ORDER BY count(*) DESC, max(updated_at) DESC LIMIT %s
 WITH picked AS (
     SELECT seq FROM jobs
     WHERE id = ANY(%(ids)s::text[])
-      AND (state = 'dead' OR (%(retry)s AND state = 'pending' AND attempts = 0
-                              AND updated_at = %(now)s AND next_run_at = %(now)s))
+      AND ({from:revive} OR (%(retry)s AND state = %(state)s AND attempts = 0
+                             AND updated_at = %(now)s AND next_run_at = %(next_run_at)s))
     ORDER BY id FOR UPDATE
 )
 UPDATE jobs
-SET state = 'pending', attempts = 0, next_run_at = %(now)s, updated_at = %(now)s,
+SET state = %(state)s, attempts = 0, next_run_at = %(next_run_at)s, updated_at = %(now)s,
     worker_id = NULL, lease_expires_at = NULL
 FROM picked WHERE jobs.seq = picked.seq
 RETURNING jobs.id
@@ -479,7 +484,7 @@ RETURNING jobs.id
 -- when the last of them started, and the workers' counts (moved at each heartbeat). Revives
 -- and retries also NOTIFY, which it hears at once.
 SELECT (SELECT max(seq) FROM jobs),
-       (SELECT count(*) FROM jobs WHERE state = 'processing'),
-       (SELECT max(updated_at) FROM jobs WHERE state = 'processing'),
+       (SELECT count(*) FROM jobs WHERE {live}),
+       (SELECT max(updated_at) FROM jobs WHERE {live}),
        (SELECT count(*) FROM workers),
        (SELECT coalesce(sum(jobs_done), 0) FROM workers)

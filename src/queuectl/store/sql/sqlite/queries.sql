@@ -1,4 +1,5 @@
--- Every SQL statement the SQLite store runs, by name (see store/queries.py).
+-- Every SQL statement the SQLite store runs, by name (see store/queries.py). Job states are
+-- named after the lifecycle ({claimable}, {from:revive}, ...) and rendered at load.
 -- Job columns are always selected in the order of JOB_COLUMNS in store/sqlite.py.
 -- Hot statements name their index (INDEXED BY): without ANALYZE statistics the planner
 -- may otherwise pick jobs_state and sort every claimable job on each claim.
@@ -24,7 +25,7 @@ INSERT INTO jobs (id, command, queue, state, priority, max_retries, backoff_base
 VALUES
 
 -- name: insert_job_row
-(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+(?, ?, ?, {initial}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: existing_ids
 SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1
@@ -46,12 +47,12 @@ SELECT {job_columns} FROM jobs WHERE state = ? AND queue = ? ORDER BY seq DESC L
 
 -- name: list_jobs_ready
 SELECT {job_columns} FROM jobs
-WHERE state IN ('pending', 'failed') AND next_run_at <= ?
+WHERE {claimable} AND next_run_at <= ?
 ORDER BY seq DESC LIMIT ?
 
 -- name: list_jobs_ready_queue
 SELECT {job_columns} FROM jobs
-WHERE state IN ('pending', 'failed') AND next_run_at <= ? AND queue = ?
+WHERE {claimable} AND next_run_at <= ? AND queue = ?
 ORDER BY seq DESC LIMIT ?
 
 -- name: count_jobs
@@ -73,23 +74,24 @@ FROM attempts WHERE job_id = ? AND attempt = ?
 SELECT state FROM jobs WHERE id = ?
 
 -- name: revive
+-- The revived state and due time are lifecycle.on_revive's.
 UPDATE jobs
-SET state = 'pending', attempts = 0, next_run_at = ?, updated_at = ?,
+SET state = ?, attempts = 0, next_run_at = ?, updated_at = ?,
     worker_id = NULL, lease_expires_at = NULL
-WHERE id = ? AND state = 'dead'
+WHERE id = ? AND {from:revive}
 
 -- name: revive_all
 UPDATE jobs
-SET state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1,
+SET state = ?1, attempts = 0, next_run_at = ?2, updated_at = ?3,
     worker_id = NULL, lease_expires_at = NULL
-WHERE state = 'dead'
+WHERE {from:revive}
 RETURNING id
 
 -- name: purge_dead_attempts
-DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE state = 'dead')
+DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE {dlq})
 
 -- name: purge_dead
-DELETE FROM jobs WHERE state = 'dead'
+DELETE FROM jobs WHERE {dlq}
 
 -- name: config_items
 SELECT key, value FROM config
@@ -114,7 +116,7 @@ UPDATE workers SET heartbeat_at = ?, jobs_done = ? WHERE id = ? RETURNING stop_r
 
 -- name: extend_lease
 UPDATE jobs SET lease_expires_at = ?
-WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+WHERE id = ? AND {live} AND worker_id = ? AND runs = ?
 
 -- name: list_workers
 -- A worker's current job and state are read off the jobs it holds, so that claiming and
@@ -125,7 +127,7 @@ SELECT w.id, w.host, w.pid, w.queues,
        w.started_at, w.heartbeat_at, j.id, w.jobs_done, w.supervisor_pid, w.stop_requested,
        w.wake
 FROM workers AS w
-LEFT JOIN jobs AS j INDEXED BY jobs_lease ON j.state = 'processing' AND j.worker_id = w.id
+LEFT JOIN jobs AS j INDEXED BY jobs_lease ON j.{live} AND j.worker_id = w.id
 ORDER BY w.started_at, w.id
 
 -- name: wake_addresses
@@ -148,11 +150,11 @@ SELECT at FROM stop_marks WHERE name = 'stop'
 
 -- name: claim
 UPDATE jobs
-SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
+SET state = {to:claim}, attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
     lease_expires_at = ?3, updated_at = ?2, next_run_at = NULL
 WHERE seq = (
     SELECT seq FROM jobs INDEXED BY jobs_claim
-    WHERE state IN ('pending', 'failed') AND next_run_at <= ?2
+    WHERE {from:claim} AND next_run_at <= ?2
     ORDER BY priority DESC, next_run_at, seq
     LIMIT 1
 )
@@ -160,15 +162,15 @@ RETURNING {job_columns}
 
 -- name: claim_candidate_queue
 SELECT seq, priority, next_run_at FROM jobs INDEXED BY jobs_claim_queue
-WHERE state IN ('pending', 'failed') AND queue = ? AND next_run_at <= ?
+WHERE {from:claim} AND queue = ? AND next_run_at <= ?
 ORDER BY priority DESC, next_run_at, seq
 LIMIT 1
 
 -- name: claim_seq
 UPDATE jobs
-SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
+SET state = {to:claim}, attempts = attempts + 1, runs = runs + 1, worker_id = ?1,
     lease_expires_at = ?3, updated_at = ?2, next_run_at = NULL
-WHERE seq = ?4 AND state IN ('pending', 'failed')
+WHERE seq = ?4 AND {from:claim}
 RETURNING {job_columns}
 
 -- name: start_attempt
@@ -179,17 +181,19 @@ UPDATE attempts SET stdout = ?, stderr = ?, stdout_total = ?, stderr_total = ?
 WHERE job_id = ? AND attempt = ? AND finished_at IS NULL
 
 -- name: finish_job
+-- The state and due time are the lifecycle's decision (lifecycle.after_attempt).
 UPDATE jobs
 SET state = ?, next_run_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
     worker_id = NULL, lease_expires_at = NULL
-WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+WHERE id = ? AND {from:succeed|retry|bury} AND worker_id = ? AND runs = ?
 
 -- name: recover_job
 -- finish_job for a lease found expired, only if nobody renewed it since it was read.
 UPDATE jobs
 SET state = ?, next_run_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
     worker_id = NULL, lease_expires_at = NULL
-WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ? AND lease_expires_at = ?
+WHERE id = ? AND {from:succeed|retry|bury} AND worker_id = ? AND runs = ?
+  AND lease_expires_at = ?
 
 -- name: finish_attempt
 UPDATE attempts
@@ -198,10 +202,11 @@ SET finished_at = ?, exit_code = ?, timed_out = ?, error = ?,
 WHERE job_id = ? AND attempt = ?
 
 -- name: release_job
+-- A claim given back unstarted: as if it never happened (lifecycle.on_forced_stop).
 UPDATE jobs
-SET state = 'pending', attempts = attempts - 1, runs = runs - 1, next_run_at = ?,
+SET state = ?, attempts = attempts - 1, runs = runs - 1, next_run_at = ?,
     updated_at = ?, worker_id = NULL, lease_expires_at = NULL
-WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+WHERE id = ? AND {from:release} AND worker_id = ? AND runs = ?
 
 -- name: drop_attempt
 DELETE FROM attempts WHERE job_id = ? AND attempt = ?
@@ -210,9 +215,9 @@ DELETE FROM attempts WHERE job_id = ? AND attempt = ?
 -- A forced stop: back to pending, the attempt given back to the budget but kept in the
 -- history (so ``runs`` stays), to be marked by interrupt_attempt.
 UPDATE jobs
-SET state = 'pending', attempts = attempts - 1, next_run_at = ?, updated_at = ?,
+SET state = ?, attempts = attempts - 1, next_run_at = ?, updated_at = ?,
     worker_id = NULL, lease_expires_at = NULL
-WHERE id = ? AND state = 'processing' AND worker_id = ? AND runs = ?
+WHERE id = ? AND {from:release} AND worker_id = ? AND runs = ?
 
 -- name: interrupt_attempt
 UPDATE attempts
@@ -222,15 +227,15 @@ WHERE job_id = ? AND attempt = ?
 
 -- name: expired
 SELECT {job_columns} FROM jobs INDEXED BY jobs_lease
-WHERE state = 'processing' AND lease_expires_at < ?
+WHERE {live} AND lease_expires_at < ?
 ORDER BY lease_expires_at LIMIT ?
 
 -- name: next_due
-SELECT min(next_run_at) FROM jobs INDEXED BY jobs_due WHERE state IN ('pending', 'failed')
+SELECT min(next_run_at) FROM jobs INDEXED BY jobs_due WHERE {claimable}
 
 -- name: next_due_queue
 SELECT min(next_run_at) FROM jobs INDEXED BY jobs_claim_queue
-WHERE state IN ('pending', 'failed') AND queue = ?
+WHERE {claimable} AND queue = ?
 
 -- The dashboard's reads (web/). Pages go by key (seq), never by OFFSET: a page of the newest
 -- jobs costs the same at a million jobs as at ten.
@@ -260,13 +265,13 @@ ORDER BY seq DESC LIMIT :limit
 -- part reads only its own partial index or range, so finished jobs cost nothing here.
 SELECT queue, 'waiting', count(*), sum(next_run_at <= ?1),
        min(CASE WHEN next_run_at <= ?1 THEN next_run_at END)
-FROM jobs INDEXED BY jobs_claim_queue WHERE state IN ('pending', 'failed') GROUP BY queue
+FROM jobs INDEXED BY jobs_claim_queue WHERE {claimable} GROUP BY queue
 UNION ALL
-SELECT queue, 'processing', count(*), 0, NULL
-FROM jobs INDEXED BY jobs_lease WHERE state = 'processing' GROUP BY queue
+SELECT queue, 'live', count(*), 0, NULL
+FROM jobs INDEXED BY jobs_lease WHERE {live} GROUP BY queue
 UNION ALL
-SELECT queue, 'dead', count(*), 0, NULL
-FROM jobs INDEXED BY jobs_state WHERE state = 'dead' GROUP BY queue
+SELECT queue, 'dlq', count(*), 0, NULL
+FROM jobs INDEXED BY jobs_state WHERE {dlq} GROUP BY queue
 
 -- name: finished_per_minute
 -- Attempts that ended since a time, per minute: how many, and how many of them succeeded.
@@ -279,15 +284,15 @@ GROUP BY minute ORDER BY minute
 
 -- name: dead_groups
 SELECT last_error, count(*), max(updated_at) FROM jobs INDEXED BY jobs_state
-WHERE state = 'dead'
+WHERE {dlq}
 GROUP BY last_error ORDER BY count(*) DESC, max(updated_at) DESC LIMIT ?
 
 -- name: revive_some
 -- Like revive, but each id on its own: the dead ones move, the others are left as they are.
 UPDATE jobs
-SET state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1,
+SET state = ?1, attempts = 0, next_run_at = ?2, updated_at = ?3,
     worker_id = NULL, lease_expires_at = NULL
-WHERE state = 'dead' AND id IN (SELECT value FROM json_each(?2))
+WHERE {from:revive} AND id IN (SELECT value FROM json_each(?4))
 RETURNING id
 
 -- name: data_version
