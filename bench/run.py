@@ -112,7 +112,7 @@ class Peek:
         if url.startswith("postgresql://"):
             import psycopg
 
-            from queuectl.store.postgres import parse_url
+            from queuectl.store.urls import parse_url
 
             target = parse_url(url)
             self._pg = psycopg.connect(target.conninfo, autocommit=True)
@@ -352,7 +352,7 @@ def fill_sqlite(path: str, total: int, pending: int) -> None:
 def fill_postgres(url: str, total: int, pending: int) -> None:
     import psycopg
 
-    from queuectl.store.postgres import parse_url
+    from queuectl.store.urls import parse_url
 
     Queue(url).close()
     target = parse_url(url)
@@ -506,7 +506,7 @@ def make_dead(url: str, dead: int) -> None:
     if url.startswith("postgresql://"):
         import psycopg
 
-        from queuectl.store.postgres import parse_url
+        from queuectl.store.urls import parse_url
 
         target = parse_url(url)
         with psycopg.connect(target.conninfo, autocommit=True) as conn:
@@ -615,7 +615,7 @@ class WriteProbe:
         if self.url.startswith("postgresql://"):
             import psycopg
 
-            from queuectl.store.postgres import parse_url
+            from queuectl.store.urls import parse_url
 
             with psycopg.connect(parse_url(self.url).conninfo, autocommit=True) as conn:
                 while not self._stop.wait(0.01):

@@ -292,7 +292,7 @@ def store_locked(url: str) -> Iterator[None]:
         import psycopg
         from psycopg import sql
 
-        from queuectl.store.postgres import parse_url
+        from queuectl.store.urls import parse_url
 
         target = parse_url(url)
         with psycopg.connect(target.conninfo) as conn:  # one transaction, to the end
@@ -318,7 +318,7 @@ def dump_store(url: str) -> list[str]:
         import psycopg
         from psycopg import sql
 
-        from queuectl.store.postgres import parse_url
+        from queuectl.store.urls import parse_url
 
         target = parse_url(url)
         rows: list[str] = []

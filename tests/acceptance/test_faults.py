@@ -272,7 +272,7 @@ def test_a_store_swapped_under_the_workers_stops_them(
 def test_a_schema_dropped_under_the_workers_stops_them(
     cli: Cli, workers: list[Workers], pg_base_url: str
 ) -> None:
-    from queuectl.store.postgres import parse_url
+    from queuectl.store.urls import parse_url
 
     from ..pg import drop_schema, schema_exists
 

@@ -107,7 +107,7 @@ def test_sqlite_statements_repeat_their_partial_index_predicate() -> None:
 def schema_of(store: Store) -> tuple[set[State], dict[str, str]]:
     """The states the CHECK constraint allows, and each index's predicate (or "")."""
     if store.url.startswith("postgres"):
-        from queuectl.store.postgres import parse_url
+        from queuectl.store.urls import parse_url
 
         target = parse_url(store.url)
         with psycopg.connect(target.conninfo, autocommit=True) as conn:

@@ -20,7 +20,7 @@ def roll_back_to(url: str, version: int) -> None:
         import psycopg
         from psycopg import sql
 
-        from queuectl.store.postgres import parse_url
+        from queuectl.store.urls import parse_url
 
         target = parse_url(url)
         table = sql.Identifier(target.schema, "queuectl_migrations")

@@ -26,8 +26,9 @@ from queuectl.errors import Conflict, NotAStore, StoreError, StoreUnavailable, U
 from queuectl.lifecycle import State
 from queuectl.models import Outcome
 from queuectl.store import open_store
-from queuectl.store.postgres import NAME_LIMIT, PostgresStore, channel_for, parse_url
+from queuectl.store.postgres import PostgresStore
 from queuectl.store.queries import load_migrations
+from queuectl.store.urls import NAME_LIMIT, channel_for, parse_url
 
 from ..helpers import wait_for
 from .test_contract import T0, new, result, worker_info
@@ -604,7 +605,8 @@ def test_every_statement_is_valid_sql(pg_url: str) -> None:
     """The server parses and plans every generated statement (templates included)."""
     import re
 
-    from queuectl.store.postgres import PostgresStore, _queries, parse_url
+    from queuectl.store.postgres import PostgresStore, _queries
+    from queuectl.store.urls import parse_url
 
     store = PostgresStore(pg_url)  # creates the schema and its tables
     store.close()

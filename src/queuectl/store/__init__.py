@@ -1,7 +1,6 @@
-"""Opening a store from a path or URL.
+"""Opening a store from a path or URL (see ``urls``).
 
-A plain path or ``sqlite:///path`` is SQLite; ``postgresql://`` or ``postgres://`` is
-PostgreSQL. The PostgreSQL driver is imported only when such a URL is used.
+The PostgreSQL driver is imported only when such a URL is used.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import TypedDict
 
 from ..errors import UsageError
 from .base import Store, Waker
+from .urls import default_location, is_postgres, resolve, without_password, xdg_dir
 
 __all__ = [
     "Store",
@@ -21,79 +21,8 @@ __all__ = [
     "open_store",
     "resolve",
     "without_password",
+    "xdg_dir",
 ]
-
-PG_SCHEMES = ("postgresql://", "postgres://")
-
-
-def xdg_dir(variable: str, fallback: str) -> str:
-    """``$XDG_DATA_HOME`` and friends; as the XDG spec says, a relative path is ignored."""
-    value = os.environ.get(variable, "")
-    if os.path.isabs(value):
-        return value
-    return os.path.join(os.path.expanduser("~"), fallback)
-
-
-def default_location() -> str:
-    return os.path.join(xdg_dir("XDG_DATA_HOME", ".local/share"), "queuectl", "queuectl.db")
-
-
-def is_postgres(url: str) -> bool:
-    return url.startswith(PG_SCHEMES)
-
-
-def without_password(url: str, mask: str | None = "***") -> str:
-    """``url`` with its password (in the user part or a ``password=`` parameter) replaced by
-    ``mask``, or left out when ``mask`` is None. A path comes back unchanged."""
-    if not is_postgres(url):
-        return url
-    from urllib.parse import unquote
-
-    scheme, _, rest = url.partition("://")
-    base, _, query = rest.partition("?")
-    authority, slash, path = base.partition("/")
-    if "@" in authority:
-        userinfo, hosts = authority.rsplit("@", 1)
-        user, colon, _ = userinfo.partition(":")
-        if colon:
-            authority = f"{user}@{hosts}" if mask is None else f"{user}:{mask}@{hosts}"
-    params = []
-    for item in query.split("&") if query else []:
-        if unquote(item.partition("=")[0]) != "password":
-            params.append(item)
-        elif mask is not None:
-            params.append(f"password={mask}")
-    return f"{scheme}://{authority}{slash}{path}" + ("?" + "&".join(params) if params else "")
-
-
-def resolve(db: str | os.PathLike[str] | None) -> str:
-    """The store a command uses: ``--db``, else ``QUEUECTL_DB``, else the default path.
-
-    SQLite paths come back absolute (relative ones are taken from the current directory),
-    so a detached worker that changes directory still finds the same file.
-    """
-    raw = os.fspath(db) if db is not None else os.environ.get("QUEUECTL_DB") or ""
-    if not raw:
-        return default_location()
-    if is_postgres(raw):
-        return raw
-    if raw.startswith("sqlite:"):
-        # The usual URL convention (SQLAlchemy's): sqlite:///queue.db is relative to the
-        # current directory, sqlite:////var/lib/queue.db absolute; sqlite:queue.db works too.
-        raw = raw[len("sqlite:") :]
-        if raw.startswith("//"):
-            if not raw.startswith("///"):
-                raise UsageError(
-                    "a sqlite:// URL has no host: use sqlite:///relative/path.db or"
-                    " sqlite:////absolute/path.db"
-                )
-            raw = raw[3:]
-        if not raw:
-            raise UsageError("sqlite: URL without a path")
-    elif "://" in raw:
-        scheme = raw.split("://", 1)[0]
-        raise UsageError(f"unsupported store URL scheme {scheme!r}; use a path or postgresql://")
-    return os.path.abspath(os.path.expanduser(raw))
 
 
 def store_timeout() -> float:

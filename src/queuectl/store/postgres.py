@@ -43,17 +43,14 @@ Not supported: poolers in transaction mode (pgbouncer): the store relies on sess
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import math
 import os
 import random
-import re
 import time
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, NamedTuple, TypeVar
-from urllib.parse import unquote
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -67,7 +64,6 @@ from ..errors import (
     StoreError,
     StoreLost,
     StoreUnavailable,
-    UsageError,
 )
 from ..lifecycle import CLAIMABLE, DLQ, State, on_forced_stop, on_revive
 from ..models import (
@@ -83,7 +79,6 @@ from ..models import (
     QueueLoad,
     WorkerInfo,
 )
-from . import without_password
 from .base import (
     CHUNK,
     FIRST_CHUNK,
@@ -102,21 +97,19 @@ from .base import (
     queue_load_from_rows,
     worker_from_row,
 )
+from .listen import NotifyWaker
 from .queries import load_migrations, load_queries
+from .urls import channel_for, one_line, parse_url
 
 T = TypeVar("T")
 Conn = psycopg.Connection[TupleRow]
 Body = Callable[[Conn, bool], T]  # (connection, retried): one transaction's work
 
-DEFAULT_SCHEMA = "queuectl"
-SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 MIGRATIONS_TABLE = "queuectl_migrations"
-NAME_LIMIT = 63  # PostgreSQL truncates identifiers (and refuses channel names) beyond this
 
 ANALYZE_AFTER = 5000  # jobs in one batch that make the table's statistics worth refreshing
 RETRY_FIRST_DELAY = 0.02
 RETRY_MAX_DELAY = 1.0
-WAKER_MAX_DELAY = 5.0  # between reconnection attempts of an idle worker's waker
 WAKER_CONNECT_TIMEOUT = 2.0  # a waker reconnects from the worker's idle loop: keep it short
 STATEMENT_TIMEOUT_MIN_MS = 30_000  # a running statement's bound: at least this, or 2x budget
 
@@ -160,100 +153,6 @@ def _queries() -> dict[str, str]:
     return _QUERIES
 
 
-# --- the URL --------------------------------------------------------------------------
-
-
-class Target(NamedTuple):
-    """What a PostgreSQL store URL says, split for libpq, for people and for messages."""
-
-    conninfo: str  # the URL without the ``schema`` parameter, for libpq
-    schema: str
-    location: str  # the URL with any password masked
-    where: str  # host:port/db, for error messages
-    secrets: tuple[str, ...]  # text that must never appear in a message
-
-
-def validate_schema(name: str) -> str:
-    if not SCHEMA_PATTERN.fullmatch(name) or name.startswith("pg_"):
-        raise UsageError(
-            f"invalid schema name {name!r} in the PostgreSQL URL: use 1-63 lowercase letters,"
-            " digits and underscores, not starting with a digit or 'pg_'"
-        )
-    return name
-
-
-def parse_url(url: str) -> Target:
-    """Split ``postgresql://user:pw@host:port/db?schema=NAME&...`` (see ``Target``)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise UsageError("a PostgreSQL URL starts with postgresql:// or postgres://")
-    base, _, query = rest.partition("?")
-    secrets: list[str] = []
-
-    authority, slash, path = base.partition("/")
-    if "@" in authority:
-        user, colon, password = authority.rsplit("@", 1)[0].partition(":")
-        if colon:
-            secrets.append(unquote(password))
-
-    kept: list[str] = []
-    schemas: list[str] = []
-    for item in query.split("&") if query else []:
-        key, _, value = item.partition("=")
-        key = unquote(key)
-        if key == "schema":
-            schemas.append(unquote(value))
-            continue
-        kept.append(item)
-        if key == "password":
-            secrets.append(unquote(value))
-    if len(schemas) > 1:
-        raise UsageError("the PostgreSQL URL names more than one schema")
-    schema = validate_schema(schemas[0] if schemas else DEFAULT_SCHEMA)
-
-    location = without_password(url)
-    conninfo = f"{scheme}://{authority}{slash}{path}" + ("?" + "&".join(kept) if kept else "")
-    found = [s for s in secrets if s]
-    try:
-        params = conninfo_to_dict(conninfo)
-    except psycopg.Error as exc:
-        raise UsageError(
-            f"invalid PostgreSQL URL {location}: {_one_line(exc, tuple(found))}"
-        ) from None
-    if params.get("password"):
-        found.append(str(params["password"]))
-    host = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
-    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
-    user = str(params.get("user") or os.environ.get("PGUSER") or _os_user())
-    dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or user)
-    return Target(conninfo, schema, location, f"{host}:{port}/{dbname}", tuple(found))
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "?"
-
-
-def _one_line(exc: BaseException, secrets: tuple[str, ...]) -> str:
-    text = " ".join(str(exc).split())
-    for prefix in ("connection failed: ", "consuming input failed: "):
-        text = text.removeprefix(prefix)
-    for secret in secrets:
-        # libpq never quotes a password back; this is a second line of defence, which a
-        # password of one or two characters would turn into unreadable noise.
-        if len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text or type(exc).__name__
-
-
-def channel_for(schema: str) -> str:
-    # Two long schema names sharing a prefix would share a channel: that only costs
-    # spurious wake-ups, never a missed one.
-    return f"queuectl_{schema}"[:NAME_LIMIT]
-
-
 def _lock_key(schema: str) -> int:
     digest = hashlib.blake2b(f"queuectl:{schema}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -275,86 +174,6 @@ def _one(cur: psycopg.Cursor[TupleRow]) -> TupleRow:
     row = cur.fetchone()
     assert row is not None, "statement returns exactly one row"
     return row
-
-
-# --- the waker ------------------------------------------------------------------------
-
-
-class NotifyWaker:
-    """A worker's wake-up channel: a dedicated autocommit connection LISTENing.
-
-    While that connection is down, ``fileno`` is a pipe that never becomes readable, so the
-    worker's select simply times out and it polls; reconnection is retried with backoff.
-    """
-
-    address: str | None = None  # nothing to store: enqueuers reach it through the channel
-
-    def __init__(self, connect: Callable[[], Conn], listen: sql.Composed) -> None:
-        self._connect = connect
-        self._listen = listen
-        self._conn: Conn | None = None
-        self._quiet_r, self._quiet_w = os.pipe()
-        self._next_try = 0.0
-        self._delay = RETRY_FIRST_DELAY
-        self._reconnect()
-
-    def _reconnect(self) -> None:
-        now = time.monotonic()
-        if now < self._next_try:
-            return
-        try:
-            conn = self._connect()
-            try:
-                conn.execute(self._listen)
-            except BaseException:
-                conn.close()
-                raise
-        except (psycopg.Error, StoreError):
-            self._next_try = now + self._delay
-            self._delay = min(self._delay * 2, WAKER_MAX_DELAY)
-            return
-        self._conn = conn
-        self._delay = RETRY_FIRST_DELAY
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def fileno(self) -> int:
-        if self._conn is not None and self._conn.closed:
-            self._drop()
-        if self._conn is None:
-            self._reconnect()
-        if self._conn is not None:
-            try:
-                return self._conn.fileno()
-            except psycopg.Error:
-                self._drop()
-        return self._quiet_r
-
-    def drain(self) -> None:
-        """Consume whatever notifications have arrived, without waiting for more."""
-        conn = self._conn
-        if conn is None:
-            self._reconnect()
-            return
-        try:
-            for _ in conn.notifies(timeout=0.0):
-                pass
-        except psycopg.Error:
-            # The server went away (or restarted): listen again on a new connection.
-            self._drop()
-            self._reconnect()
-
-    def close(self) -> None:
-        self._drop()
-        for fd in (self._quiet_r, self._quiet_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._quiet_r = self._quiet_w = -1
 
 
 # --- the store ------------------------------------------------------------------------
@@ -562,7 +381,7 @@ class PostgresStore:
         return f"cannot reach PostgreSQL at {self._target.where}: {self._text(exc)}"
 
     def _text(self, exc: BaseException) -> str:
-        return _one_line(exc, self._target.secrets)
+        return one_line(exc, self._target.secrets)
 
     def _transient(self, exc: psycopg.Error) -> bool:
         conn = self._conn

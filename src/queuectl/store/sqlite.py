@@ -56,6 +56,7 @@ from .base import (
     worker_from_row,
 )
 from .queries import load_migrations, load_queries
+from .wakeup import DatagramWaker, wake
 
 T = TypeVar("T")
 
@@ -82,49 +83,6 @@ def _queries() -> dict[str, str]:
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-class DatagramWaker:
-    """An abstract-namespace datagram socket: enqueuers in the same network namespace (this
-    machine, and containers on its network) send it a byte."""
-
-    def __init__(self, worker_id: str) -> None:
-        import socket
-
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
-        name = f"queuectl/{os.getpid()}/{os.urandom(6).hex()}"
-        self._sock.bind("\0" + name)
-        self.address: str | None = "@" + name
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def drain(self) -> None:
-        try:
-            while True:
-                self._sock.recv(64)
-        except (BlockingIOError, InterruptedError):
-            pass
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-def wake(addresses: Sequence[str]) -> None:
-    """Nudge idle workers; a worker that is gone or already nudged is simply skipped."""
-    if not addresses:
-        return
-    import socket
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        for address in addresses:
-            if address.startswith("@"):
-                try:
-                    sock.sendto(b"!", "\0" + address[1:])
-                except OSError:
-                    pass
 
 
 class SqliteStore:
