@@ -72,19 +72,30 @@ def test_a_frozen_worker_cannot_overwrite_the_newer_attempt(
 ) -> None:
     cli.ok("config", "set", "lease_timeout", "1.5")
     out = cli.cwd / "attempts.txt"
-    cli.ok("enqueue", f"sleep 3; echo attempt-$QUEUECTL_ATTEMPT >> {out}", "--id", "slow")
-    w = cli.workers("--count", "2")
-    workers.append(w)
-    w.wait_ready(2)
-    # From the log, not through the CLI: under load a CLI call can outlast the 3 s job.
-    started = wait_for(
-        lambda: [ln for ln in w.log().splitlines() if "action=job_started job=slow" in ln],
-        what="the first attempt",
+    release = cli.cwd / "release"
+    # The first attempt runs until the test releases it: it is still running when its
+    # worker is frozen, however slowly the machine goes.
+    cli.ok(
+        "enqueue",
+        f"[ $QUEUECTL_ATTEMPT = 1 ] && until [ -f {release} ]; do sleep 0.02; done;"
+        f" echo attempt-$QUEUECTL_ATTEMPT >> {out}",
+        "--id",
+        "slow",
     )
-    frozen = int(started[0].split("worker=")[1].split()[0])
+    # One worker alone takes it, so it cannot hand the job on before the test knows the
+    # holder (a starved holder loses its 1.5 s lease to any other worker there is).
+    w = cli.workers("--count", "1")
+    workers.append(w)
+    wait_for(lambda: "action=job_started job=slow attempt=1" in w.log(), what="attempt 1")
+    (frozen,) = w.worker_pids()
+    holder = cli.job("slow")["worker_id"]
+    assert holder.split(":")[1] == str(frozen)
     os.kill(frozen, signal.SIGSTOP)
     try:
-        # The lease runs out; the other worker recovers the job and runs it again.
+        release.touch()  # attempt 1 ends: its frozen worker now holds a result to push
+        # The lease runs out; another worker recovers the job and runs it again.
+        rescuer = cli.workers("--count", "1")
+        workers.append(rescuer)
         wait_for(lambda: len(cli.job("slow")["history"]) >= 2, timeout=20, what="recovery")
         wait_for(lambda: cli.state("slow") == "completed", timeout=20, what="attempt 2")
     finally:
