@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,18 @@ import pytest
 
 from .helpers import Cli, Workers, stop_supervisor
 from .pg import isolated_schema, pg_base_url, pg_url, private_cluster  # noqa: F401
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run in each xdist worker too. A suite started in the background by a script
+    (`make test &` without job control) inherits SIGINT and SIGQUIT ignored, and so would
+    every process it starts: `status --watch` and the menu would then ignore the Ctrl+C that
+    tests send them. The processes under test get the dispositions a terminal gives."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
 
 #: The behavioural suite runs once per store; `-m "not postgres"` keeps to SQLite.
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
