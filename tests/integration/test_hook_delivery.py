@@ -146,6 +146,22 @@ def test_a_slow_endpoint_is_cut_off_at_the_deadline(endpoint: Endpoint, behaviou
     assert 0.5 <= took < 3.0, took  # without the watchdog the trickle would take 10 s
 
 
+def test_a_late_watchdog_still_reports_the_deadline(
+    endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loaded machine the watchdog thread may run after the socket's own timeout has
+    ended the read: the reason is the deadline all the same, not a bare "timed out"."""
+
+    class LateTimer(threading.Timer):
+        def __init__(self, interval: float, *args: Any, **kwargs: Any) -> None:
+            super().__init__(interval + 1.0, *args, **kwargs)
+
+    monkeypatch.setattr(delivery.threading, "Timer", LateTimer)
+    endpoint.script = ["hang"]
+    outcome = send(endpoint, timeout=0.5)
+    assert (outcome.delivered, outcome.error) == (False, "no answer within 0.5 s")
+
+
 def test_nothing_listening() -> None:
     free = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = free.server_address[1]

@@ -69,7 +69,11 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = TIM
         answer = conn.getresponse()
         status, text = answer.status, answer.read(ERROR_TEXT).decode("utf-8", "replace")
     except (OSError, http.client.HTTPException) as exc:
-        reason = f"no answer within {timeout:g} s" if expired.is_set() else _describe(exc)
+        # The socket's own timeout (the whole deadline, for one read) may end the read before
+        # the watchdog thread runs: on a loaded machine it often does. Either way the
+        # deadline passed.
+        late = expired.is_set() or time.monotonic() - started >= timeout
+        reason = f"no answer within {timeout:g} s" if late else _describe(exc)
         return Outcome(False, None, reason, time.monotonic() - started)
     finally:
         watchdog.cancel()
