@@ -271,15 +271,21 @@ def test_supervisor_death_stops_workers_and_their_jobs(cli: Cli, workers: list[W
 
 def test_idle_workers_wake_on_enqueue(cli: Cli, workers: list[Workers]) -> None:
     cli.ok("config", "set", "poll_interval", "30")  # so only a wake-up can be quick
+    cli.ok("enqueue", "true", "--id", "first")
     w = cli.workers("--count", "1")
     workers.append(w)
-    w.wait_ready(1)
-    time.sleep(0.3)  # let it settle into its idle wait
-    out = cli.cwd / "when"
-    start = time.time()
-    cli.ok("enqueue", f"date +%s.%N > {out}")
-    wait_for(lambda: out.exists() and out.read_text().strip(), timeout=10, what="the job")
-    assert float(out.read_text()) - start < 1.0
+    # With its first job done, the worker has found the queue empty: it waits for a wake-up,
+    # or for its next look at the store 30 s on.
+    wait_for(lambda: cli.state("first") == "completed", what="the first job")
+    cli.ok("enqueue", "true", "--id", "woken")
+    wait_for(
+        lambda: cli.state("woken") == "completed",
+        timeout=25,
+        what="the new job (a poll would take 30 s: only a wake-up is sooner)",
+    )
+    job = cli.job("woken")
+    waited = iso_seconds(job["history"][0]["started_at"]) - iso_seconds(job["created_at"])
+    assert waited < 10, f"claimed {waited:.1f} s after its enqueue: not woken"
 
 
 def test_priority_and_run_at_order_the_claims(cli: Cli, workers: list[Workers]) -> None:

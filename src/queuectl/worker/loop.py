@@ -173,6 +173,11 @@ class Worker:
         self._sig_r = self._sig_w = -1  # the signal wake-up pipe, open while run() runs
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
+        # When an idle worker next looks for work (monotonic): at once after a job, a wake-up
+        # or a recovery; otherwise when the earliest queued job falls due, or after the poll
+        # interval. Maintenance passes in between do not claim: poll_interval means what it
+        # says, so a quick pick-up can only come from a wake-up.
+        self._look_at = 0.0
         self._recovery = Recovery(self.log)
         self._flushed_at = 0.0  # when the running attempt's output was last saved
         self._flushed_bytes = 0
@@ -313,10 +318,13 @@ class Worker:
             self._maintain()
             if self._stopping():
                 break
-            if job is None:
+            if job is None and time.monotonic() >= self._look_at:
                 job = self._persist("claim", self._claim)
+                if job is None:
+                    self._plan_look()
             if job is not None:
                 job = self._execute(job)
+                self._look_at = 0.0
             elif not self._stopping():
                 self._idle()
         if job is not None:
@@ -343,7 +351,8 @@ class Worker:
                 self._recovery.waited(time.monotonic() - began)
             if now >= self._next_recovery:
                 self._next_recovery = now + recovery_every(self.config.lease_timeout)
-                self._recovery.scan(store, self.config)
+                if self._recovery.scan(store, self.config):
+                    self._look_at = 0.0
         except StoreError as exc:
             self._store_failed(exc, "maintenance")
 
@@ -391,18 +400,23 @@ class Worker:
         now = time.time()
         return self._store.claim(self.id, self.queues, now, now + self.config.lease_timeout)
 
-    def _idle(self) -> None:
-        store = self._store
-        assert store is not None and self._waker is not None
-        now = time.time()
-        next_chore = min(self._next_heartbeat, self._next_recovery)
-        timeout = min(self.config.poll_interval, max(0.0, next_chore - now))
+    def _plan_look(self) -> None:
+        """After a claim that found nothing: look again when the earliest queued job falls
+        due, or after the poll interval, whichever comes first (or on a wake-up)."""
+        assert self._store is not None
+        wait = self.config.poll_interval
         try:
-            due = store.next_due(self.queues)
+            due = self._store.next_due(self.queues)
         except StoreError:
             due = None
         if due is not None:
-            timeout = min(timeout, max(0.0, due - now))
+            wait = min(wait, max(0.0, due - time.time()))
+        self._look_at = time.monotonic() + wait
+
+    def _idle(self) -> None:
+        assert self._waker is not None
+        next_chore = min(self._next_heartbeat, self._next_recovery) - time.time()
+        timeout = max(0.0, min(next_chore, self._look_at - time.monotonic()))
         watch = [self._waker.fileno(), self._sig_r]
         if self.parent_fd is not None:
             watch.append(self.parent_fd)
@@ -412,6 +426,7 @@ class Worker:
             ready = []
         if self._waker.fileno() in ready:
             self._waker.drain()
+            self._look_at = 0.0
         self._check_fds(ready)
 
     def _check_fds(self, ready: list[int]) -> None:
