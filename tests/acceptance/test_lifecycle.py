@@ -292,17 +292,33 @@ def test_priority_and_run_at_order_the_claims(cli: Cli, workers: list[Workers]) 
     from queuectl.timeutil import to_iso
 
     out = cli.cwd / "order.txt"
+    # "later" is not due before the test ends, however slowly the others are run (a run_at
+    # 3 s on was due before the fourth claim on a loaded machine, and rightly went first).
     specs = [
         {"command": f"echo low >> {out}", "priority": 1},
-        {"command": f"echo later >> {out}", "priority": 100, "run_at": to_iso(time.time() + 3)},
+        {
+            "id": "later",
+            "command": f"echo later >> {out}",
+            "priority": 100,
+            "run_at": to_iso(time.time() + 3600),
+        },
         {"command": f"echo high >> {out}", "priority": 10},
         {"command": f"echo mid-old >> {out}", "priority": 5},
         {"command": f"echo mid-new >> {out}", "priority": 5},
     ]
     cli.ok("enqueue", "--file", "-", input=json.dumps(specs))  # one batch: the clock is ours
     workers.append(cli.workers("--count", "1"))
-    wait_for(lambda: cli.counts()["completed"] == 5, what="all five")
-    assert out.read_text().split() == ["high", "mid-old", "mid-new", "low", "later"]
+    wait_for(lambda: cli.counts()["completed"] == 4, what="the four due jobs")
+    assert out.read_text().split() == ["high", "mid-old", "mid-new", "low"]
+    # Passed over, its priority notwithstanding, and never started.
+    later = cli.job("later")
+    assert (later["state"], later["history"]) == ("pending", [])
+    # A job that falls due while the worker is idle runs then, not before.
+    cli.ok("enqueue", f"echo soon >> {out}", "--id", "soon", "--priority", "100", "--delay", "1")
+    wait_for(lambda: cli.state("soon") == "completed", what="the delayed job")
+    soon = cli.job("soon")
+    assert iso_seconds(soon["history"][0]["started_at"]) >= iso_seconds(soon["run_at"])
+    assert out.read_text().split()[4:] == ["soon"] and cli.state("later") == "pending"
 
 
 def test_queues_route_jobs(cli: Cli, workers: list[Workers]) -> None:
