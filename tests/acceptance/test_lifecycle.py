@@ -166,7 +166,8 @@ def test_second_signal_keeps_the_interrupted_attempt_unspent(
     workers.append(w)
     wait_for(lambda: cli.run("logs", "long").out == "begun\n", what="the job's first output")
     w.signal(signal.SIGINT)
-    time.sleep(0.2)  # the second Ctrl+C of a person: not instantaneous
+    # The second Ctrl+C once the first is handled: two signals pending at once are one.
+    wait_for(lambda: "mode=graceful" in w.log(), what="the graceful stop")
     w.signal(signal.SIGINT)
     assert w.wait(20) == 0
     job = cli.job("long")
