@@ -147,11 +147,16 @@ def test_data_survives_restarts(cli: Cli, workers: list[Workers]) -> None:
 
 
 def test_sigterm_lets_the_running_job_finish(cli: Cli, workers: list[Workers]) -> None:
-    cli.ok("enqueue", "sleep 1.5; echo finished", "--id", "long")
+    release = cli.cwd / "release"
+    # The job ends when the test says, after the stop began (a 1.5 s sleep could end first
+    # on a loaded machine, and the test then proved nothing).
+    cli.ok("enqueue", f"until [ -f {release} ]; do sleep 0.02; done; echo finished", "--id", "long")
     w = cli.workers("--count", "1")
     workers.append(w)
-    wait_for(lambda: cli.state("long") == "processing", what="the job to start")
+    wait_for(lambda: "action=job_started job=long" in w.log(), what="the job to start")
     w.signal(signal.SIGTERM)
+    wait_for(lambda: "mode=graceful" in w.log(), what="the graceful stop")
+    release.touch()
     assert w.wait(20) == 0
     assert cli.state("long") == "completed"
     assert cli.json("logs", "long")["stdout"] == "finished\n"
