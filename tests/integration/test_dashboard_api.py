@@ -79,8 +79,8 @@ def test_changes_notices_an_enqueue_from_another_process(db_url: str) -> None:
         time.sleep(0.5)
         assert len(seen) == 1  # nothing changed, nothing reported
         with Queue(db_url) as other:
-            enqueued = time.monotonic()
             other.enqueue("true")
+            enqueued = time.monotonic()  # committed: from here it is there to be seen
         while len(seen) < 2 and time.monotonic() < enqueued + 5:
             time.sleep(0.01)
         assert len(seen) >= 2 and seen[1] - enqueued < 1.0

@@ -121,18 +121,41 @@ class Web:
         self._err.close()
         return code
 
-    def open_stream(self) -> socket.socket:
+    def open_stream(self) -> EventStream:
         """A raw connection to ``/events``, read up to the stream's first line."""
         host, port = self.base.removeprefix("http://").split(":")
         conn = socket.create_connection((host, int(port)), timeout=10)
         conn.sendall(f"GET /events HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-        received = b""
-        while b"retry:" not in received:
-            chunk = conn.recv(4096)
-            assert chunk, f"the stream closed: {received!r}"
-            received += chunk
-        assert b"text/event-stream" in received
-        return conn
+        stream = EventStream(conn)
+        assert b"text/event-stream" in stream.read_until(b"retry:", timeout=10)
+        return stream
+
+
+class EventStream:
+    """An open ``/events`` stream; what arrived after the last wait is kept for the next."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.pending = b""
+
+    def read_until(self, marker: bytes, timeout: float) -> bytes:
+        """Wait for ``marker``; returns what came up to it, and keeps the rest."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.pending:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {marker!r} on the stream in {timeout}s: {self.pending!r}"
+            self.conn.settimeout(left)
+            chunk = self.conn.recv(4096)
+            assert chunk, f"the stream closed: {self.pending!r}"
+            self.pending += chunk
+        before, self.pending = self.pending.split(marker, 1)
+        return before
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
 
 
 def basic(user: str, password: str) -> dict[str, str]:
