@@ -120,6 +120,36 @@ def test_a_crashed_worker_is_restarted_and_its_job_recovered(
     assert [a["error"] for a in history] == ["worker lost: its lease expired", None]
 
 
+# A stop signal that lands after the pool has stopped, on the way out: as from a `worker
+# stop` that found a worker still registered while the pool was stopping on its own.
+LATE_STOP = """
+import os, signal, sys
+from queuectl.worker.supervisor import Supervisor
+
+real_run = Supervisor.run
+
+def run(self):
+    code = real_run(self)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return code
+
+Supervisor.run = run
+from queuectl.cli import main
+main(["worker", "start", *sys.argv[1:]])
+"""
+
+
+def test_a_stop_signal_after_the_pool_stopped_does_not_kill_worker_start(
+    cli: Cli, workers: list[Workers]
+) -> None:
+    """`worker start & worker stop; wait $!` is 0, also when the stop's signal comes late."""
+    w = Workers(cli, "--count", "1", argv=[sys.executable, "-c", LATE_STOP])
+    workers.append(w)
+    w.wait_ready(1)
+    cli.ok("worker", "stop")
+    assert w.wait(20) == 0
+
+
 def test_worker_stop_from_inside_a_job(cli: Cli, workers: list[Workers]) -> None:
     out = cli.cwd / "stop.out"
     w = cli.workers("--count", "2")

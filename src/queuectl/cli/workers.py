@@ -92,6 +92,15 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
         "launched_at": process_started_at(),
     }
     if not args.detach:
+        import signal
+
+        from ..worker.signals import STOP_SIGNALS
+
+        # This process ends when the pool does. A stop signal that comes after that (from
+        # a `worker stop` that saw a worker still registered) must not kill it on its way
+        # out (exit 143): stop signals stay blocked from here to the exit, except while the
+        # supervisor runs, which unblocks them for its own handlers.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         return q.run_workers(args.count, **options)
     pool = q.start_workers(args.count, log_file=args.log_file, **options)
     if ctx.json:
